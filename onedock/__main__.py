@@ -1,0 +1,5 @@
+import sys
+
+from onedock.cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""Entry points: driver actions run by OpenNebula, and the `onedock` command for operators.
+
+All errors end here: a OneDockError becomes one line on stderr and exit 1; nothing else is
+printed on stdout but what oned reads from the action.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from onedock.errors import OneDockError
+
+EXIT_FAILURE = 1  # never 42: oned reads that as "remotes missing" and re-copies them
+
+
+def _datastore_payload(argv: list[str]) -> bytes:
+    """6.8+ passes `<id>` and the base64 on stdin; 6.6 and older `<base64> <id>` (or `- <id>`)."""
+    if len(argv) == 2 and argv[0] != "-":
+        return argv[0].encode()
+    if len(argv) not in (1, 2):
+        raise OneDockError(f"expected the request id as the only argument, got {len(argv)}")
+    return sys.stdin.buffer.read()
+
+
+def run_action(family: str, action: str, argv: list[str], remotes_root: Path | None) -> int:
+    try:
+        from onedock import config
+
+        cfg = config.load(remotes_root)
+        if family == "datastore":
+            from onedock.drivers import datastore
+
+            func = datastore.ACTIONS.get(action)
+            arg = _datastore_payload(argv) if func else None
+        elif family == "tm":
+            from onedock.drivers import tm
+
+            func = tm.ACTIONS.get(action)
+            arg = argv
+        else:
+            func = None
+        if func is None:
+            raise OneDockError(f"onedock has no {family} action '{action}'")
+        out = func(cfg, arg)
+        if out:
+            sys.stdout.write(out if out.endswith("\n") else out + "\n")
+            sys.stdout.flush()
+        return 0
+    except OneDockError as exc:
+        return _fail(f"{family}/{action}: {exc}")
+    except KeyboardInterrupt:
+        return _fail(f"{family}/{action}: interrupted")
+    except Exception as exc:  # a bug: still one line for oned, details with ONEDOCK_DEBUG
+        import os
+
+        if os.environ.get("ONEDOCK_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        return _fail(f"{family}/{action}: internal error: {type(exc).__name__}: {exc}")
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(" ".join(message.split()) + "\n")
+    sys.stderr.flush()
+    return EXIT_FAILURE
+
+
+def driver_main(script: str) -> None:
+    """Run the action a remotes shim stands for: <remotes>/<family>/onedock/<action>."""
+    path = Path(script).absolute()
+    family, action = path.parent.parent.name, path.name
+    sys.exit(run_action(family, action, sys.argv[1:], path.parent.parent.parent))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="onedock", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rem = sub.add_parser("remotes", help="write the driver tree into an OpenNebula remotes dir")
+    rem.add_argument("--dest", required=True, type=Path, help="e.g. /var/lib/one/remotes")
+    rem.add_argument("--python", help="interpreter for the shims (default: this one)")
+    act = sub.add_parser("action", help="run one driver action as oned would")
+    act.add_argument("family", choices=["datastore", "tm"])
+    act.add_argument("action")
+    act.add_argument("args", nargs=argparse.REMAINDER)
+    act.add_argument("--remotes", type=Path, help="remotes dir holding etc/onedock/onedock.conf")
+    sub.add_parser("version", help="print the version")
+    opts = parser.parse_args(argv)
+    if opts.command == "version":
+        from onedock import __version__
+
+        print(__version__)
+        return 0
+    if opts.command == "remotes":
+        from onedock import remotes
+
+        for path in remotes.write(opts.dest, opts.python):
+            print(path)
+        return 0
+    return run_action(opts.family, opts.action, opts.args, opts.remotes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

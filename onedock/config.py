@@ -1,0 +1,152 @@
+"""onedock.conf: one TOML file, shipped inside the remotes tree so `onehost sync` reaches hosts.
+
+Every key has a default so an empty file is a working single-node setup; an unknown key or a
+value of the wrong type is an error rather than a silent fallback, because a typo in a driver
+config otherwise shows up much later as a confusing pull or push failure.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from onedock.errors import OneDockError
+
+CONF_ENV = "ONEDOCK_CONF"
+CONF_RELATIVE = Path("etc/onedock/onedock.conf")
+
+
+def _default_platform() -> str:
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
+    return f"linux/{arch}"
+
+
+@dataclass(frozen=True)
+class Config:
+    registry: str = "127.0.0.1:5000"
+    registry_insecure: bool = False
+    registry_ca: str = ""
+    registry_username: str = ""
+    registry_password_file: str = ""
+    prefix: str = "onedock"
+    registry_storage: str = "/var/lib/docker-registry"
+    insecure_sources: tuple[str, ...] = ()
+    platform: str = field(default_factory=_default_platform)
+    frontend: str = ""
+    docker_url: str = "ssh://{host}"
+    hosts: dict[str, str] = field(default_factory=dict)
+    timeout: float = 60.0
+    copy_parallel: int = 4
+
+    def engine_url(self, host: str) -> str:
+        """Where the Docker engine of an OpenNebula host answers, as seen from this process."""
+        return self.hosts.get(host) or self.docker_url.format(host=host)
+
+    def frontend_name(self) -> str:
+        """The front-end's host name as oned writes it in TM arguments (`fe:` prefixes)."""
+        if self.frontend:
+            return self.frontend
+        import socket
+
+        return socket.gethostname()
+
+    def registry_password(self) -> str:
+        if not self.registry_password_file:
+            return ""
+        try:
+            return Path(self.registry_password_file).read_text().strip()
+        except OSError as exc:
+            raise OneDockError(
+                f"cannot read registry_password_file {self.registry_password_file}: "
+                f"{exc.strerror}"
+            ) from exc
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "registry": str,
+    "registry_insecure": bool,
+    "registry_ca": str,
+    "registry_username": str,
+    "registry_password_file": str,
+    "prefix": str,
+    "registry_storage": str,
+    "insecure_sources": list,
+    "platform": str,
+    "frontend": str,
+    "docker_url": str,
+    "hosts": dict,
+    "timeout": (int, float),
+    "copy_parallel": int,
+}
+
+
+def _check(data: dict, origin: str) -> dict:
+    from onedock.registry.reference import validate_registry_host, validate_repository
+
+    out: dict = {}
+    for key, value in data.items():
+        if key not in _TYPES:
+            known = ", ".join(sorted(_TYPES))
+            raise OneDockError(f"{origin}: unknown key '{key}'", hint=f"known keys: {known}")
+        expected = _TYPES[key]
+        if isinstance(value, bool) and expected is not bool:
+            raise OneDockError(f"{origin}: '{key}' must not be a boolean")
+        if not isinstance(value, expected):
+            names = expected.__name__ if isinstance(expected, type) else "number"
+            raise OneDockError(f"{origin}: '{key}' must be a {names}, got {value!r}")
+        out[key] = value
+    where = f"{origin}: "
+    if "registry" in out:
+        validate_registry_host(out["registry"], where + "registry")
+    if "prefix" in out:
+        validate_repository(out["prefix"], where + "prefix")
+    if "insecure_sources" in out:
+        for item in out["insecure_sources"]:
+            if not isinstance(item, str):
+                raise OneDockError(f"{origin}: insecure_sources must list host:port strings")
+            validate_registry_host(item, where + "insecure_sources")
+        out["insecure_sources"] = tuple(out["insecure_sources"])
+    if "hosts" in out:
+        for name, url in out["hosts"].items():
+            if not isinstance(url, str) or not url.startswith(("unix://", "ssh://", "tcp://")):
+                raise OneDockError(
+                    f"{origin}: hosts.{name} must be a unix://, ssh:// or tcp:// engine URL"
+                )
+    if "docker_url" in out and "{host}" not in out["docker_url"]:
+        raise OneDockError(f"{origin}: docker_url must contain {{host}}, e.g. ssh://{{host}}")
+    if "timeout" in out and out["timeout"] <= 0:
+        raise OneDockError(f"{origin}: timeout must be positive")
+    if "copy_parallel" in out and not 1 <= out["copy_parallel"] <= 32:
+        raise OneDockError(f"{origin}: copy_parallel must be between 1 and 32")
+    return out
+
+
+def config_path(remotes_root: Path | None) -> Path | None:
+    env = os.environ.get(CONF_ENV)
+    if env:
+        return Path(env)
+    if remotes_root is not None:
+        return remotes_root / CONF_RELATIVE
+    return None
+
+
+def load(remotes_root: Path | None = None) -> Config:
+    """Read the config the way a driver action sees it: $ONEDOCK_CONF, else the remotes tree."""
+    path = config_path(remotes_root)
+    if path is None or (not path.exists() and CONF_ENV not in os.environ):
+        return Config()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise OneDockError(
+            f"cannot read config {path}: {exc.strerror}", hint=f"check {CONF_ENV} or the file"
+        ) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise OneDockError(f"config {path} is not valid TOML: {exc}") from exc
+    return Config(**_check(data, str(path)))

@@ -1,0 +1,1 @@
+"""Driver actions: one function per OpenNebula action, grouped by driver family."""

@@ -1,0 +1,201 @@
+"""TM_MAD=onedock: staging images and volumes onto hosts, and moving them back and forth.
+
+TM scripts run on the front-end and reach each host's Docker engine over ssh (config
+`docker_url`), like OpenNebula's ssh TM reaches hosts; nothing is run through a remote shell.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tarfile
+
+from onedock import names, registries
+from onedock.config import Config
+from onedock.errors import OneDockError
+from onedock.one.transfer import HostPath, host_path, number, source
+from onedock.one.vm import parse_vm_base64
+from onedock.staging import Host
+
+TAG = "latest"
+
+
+def _args(argv: list[str], count: int, usage: str) -> list[str]:
+    if len(argv) != count:
+        raise OneDockError(f"expected {count} arguments ({usage}), got {len(argv)}")
+    return argv
+
+
+def _disk(dst: HostPath) -> int:
+    if dst.disk_id is None:
+        raise OneDockError(f"{dst} is not a disk path (<sysdir>/disk.N)")
+    return dst.disk_id
+
+
+def clone(cfg: Config, argv: list[str]) -> str:
+    src, dst, vmid, _ = _args(argv, 4, "fe:SOURCE host:sysdir/disk.N vmid dsid")
+    repo, dst, vmid = source(src), host_path(dst, "destination"), number(vmid, "vmid")
+    Host(cfg, dst.host).stage(repo, TAG, vmid, _disk(dst), "image")
+    return ""
+
+
+ln = clone  # a persistent image is staged the same way; mvds writes it back
+
+
+def mkimage(cfg: Config, argv: list[str]) -> str:
+    size, _fmt, dst, vmid, _ = _args(argv, 5, "size format host:sysdir/disk.N vmid dsid")
+    dst, vmid = host_path(dst, "destination"), number(vmid, "vmid")
+    Host(cfg, dst.host).create_volume(vmid, _disk(dst), "volatile", number(size, "size"))
+    return ""
+
+
+def mkswap(cfg: Config, argv: list[str]) -> str:
+    raise OneDockError(
+        "containers have no swap disks",
+        hint="remove the volatile swap disk from the template; set MEMORY for the limit",
+    )
+
+
+def context(cfg: Config, argv: list[str]) -> str:
+    if len(argv) < 4:
+        raise OneDockError("expected context.sh [files...] host:sysdir/disk.N vmid dsid")
+    *files, dst, vmid, _ = argv
+    dst, vmid = host_path(dst, "destination"), number(vmid, "vmid")
+    disk_id = _disk(dst)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for index, spec in enumerate(files):
+            path, _, name = spec.partition(":") if index else (spec, "", "context.sh")
+            name = os.path.basename(name.strip("'") or path)
+            if not name or name in (".", ".."):
+                raise OneDockError(f"bad context file name in '{spec}'")
+            try:
+                data = open(path, "rb").read()  # noqa: SIM115 - small files, read whole
+            except OSError as exc:
+                raise OneDockError(f"cannot read context file {path}: {exc.strerror}") from exc
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    host = Host(cfg, dst.host)
+    host.create_volume(vmid, disk_id, "context")
+    host.write_volume(names.volume(vmid, disk_id), buf.getvalue())
+    return ""
+
+
+def delete(cfg: Config, argv: list[str]) -> str:
+    path, vmid, _ = _args(argv, 3, "host:path vmid dsid")
+    path, vmid = host_path(path, "path"), number(vmid, "vmid")
+    host = Host(cfg, path.host)
+    disk_id = path.disk_id
+    if disk_id is None:
+        host.remove_vm(vmid)
+        return ""
+    host.untag_disk(vmid, disk_id)
+    if host.engine.volume_inspect(names.volume(vmid, disk_id)) is not None:
+        host.remove_volume(names.volume(vmid, disk_id), vmid)
+    return ""
+
+
+def _move_disk(cfg: Config, src: HostPath, dst: HostPath, vmid: int, disk_id: int) -> None:
+    """Park disk.N from src in the registry, stage it on dst; the front-end has no engine."""
+    frontend = cfg.frontend_name()
+    repo, tag = names.vm_repo(cfg.prefix, vmid), names.disk_tag(disk_id)
+    parked = src.host != frontend and Host(cfg, src.host).park(vmid, disk_id, repo, tag)
+    if not parked and not registries.private(cfg).head_manifest(repo, tag):
+        raise OneDockError(f"disk.{disk_id} of VM {vmid} is neither on {src.host} nor parked "
+                           f"in {cfg.registry}/{repo}")
+    if dst.host != frontend:
+        Host(cfg, dst.host).stage(repo, tag, vmid, disk_id, "moved")
+    if src.host not in (frontend, dst.host):
+        here = Host(cfg, src.host)
+        here.untag_disk(vmid, disk_id)
+        if here.engine.volume_inspect(names.volume(vmid, disk_id)) is not None:
+            here.remove_volume(names.volume(vmid, disk_id), vmid)
+
+
+def mv(cfg: Config, argv: list[str]) -> str:
+    src, dst, vmid, _ = _args(argv, 4, "src_host:path dst_host:path vmid dsid")
+    src, dst, vmid = host_path(src, "source"), host_path(dst, "destination"), number(vmid, "vmid")
+    if src == dst:
+        return ""
+    if src.disk_id is not None:
+        _move_disk(cfg, src, dst, vmid, src.disk_id)
+        return ""
+    if src.host != dst.host and src.host != cfg.frontend_name():
+        # the disks (first lines of the transfer) carried the writable layer already
+        here = Host(cfg, src.host)
+        box = here.engine.container_inspect(names.container(vmid))
+        if box is not None and (box.get("State") or {}).get("Running"):
+            raise OneDockError(
+                f"VM {vmid} is still running on {src.host}",
+                hint="the VM must be saved or powered off before its directory moves",
+            )
+        here.remove_vm(vmid)
+    return ""
+
+
+def _save(cfg: Config, argv: list[str], count: int, usage: str) -> str:
+    args = _args(argv, count, usage)
+    disk, target, vmid = host_path(args[0], "disk"), source(args[1]), number(args[-2], "vmid")
+    disk_id = _disk(disk)
+    if not Host(cfg, disk.host).park(vmid, disk_id, target, TAG):
+        raise OneDockError(f"disk.{disk_id} of VM {vmid} not found on {disk.host}")
+    return ""
+
+
+def mvds(cfg: Config, argv: list[str]) -> str:
+    out = _save(cfg, argv, 4, "host:sysdir/disk.N SOURCE vmid dsid")
+    disk = host_path(argv[0], "disk")
+    host = Host(cfg, disk.host)
+    host.untag_disk(number(argv[2], "vmid"), _disk(disk))
+    return out
+
+
+def cpds(cfg: Config, argv: list[str]) -> str:
+    snap = argv[2] if len(argv) == 5 else "-1"
+    if snap != "-1":
+        raise OneDockError("saving a disk snapshot as an image is not supported by onedock")
+    return _save(cfg, argv, 5, "host:sysdir/disk.N SOURCE snap_id vmid dsid")
+
+
+def _migrate_args(argv: list[str]):
+    src, dst, _sysdir, vmid, _ = _args(argv, 5, "src_host dst_host sysdir vmid dsid")
+    from onedock.one.transfer import hostname
+
+    vm = parse_vm_base64(sys.stdin.buffer.read(), "VM document on stdin")
+    return hostname(src, "source host"), hostname(dst, "destination host"), \
+        number(vmid, "vmid"), vm
+
+
+def premigrate(cfg: Config, argv: list[str]) -> str:
+    """Stage the VM's images on the destination ahead of the move (pull only, no data loss)."""
+    _, dst, vmid, vm = _migrate_args(argv)
+    there = Host(cfg, dst)
+    for disk in vm.disks:
+        if disk.tm_mad == "onedock" and disk.source:
+            there.stage(source(disk.source), TAG, vmid, disk.disk_id, "image")
+    return ""
+
+
+def postmigrate(cfg: Config, argv: list[str]) -> str:
+    src, dst, vmid, _ = _migrate_args(argv)
+    if src != dst:
+        Host(cfg, src).remove_vm(vmid)
+    return ""
+
+
+def failmigrate(cfg: Config, argv: list[str]) -> str:
+    src, dst, vmid, _ = _migrate_args(argv)
+    if src != dst:
+        there = Host(cfg, dst)
+        if there.engine.container_inspect(names.container(vmid)) is None:
+            there.remove_vm(vmid)
+    return ""
+
+
+ACTIONS = {
+    "clone": clone, "ln": ln, "mkimage": mkimage, "mkswap": mkswap, "context": context,
+    "delete": delete, "mv": mv, "mvds": mvds, "cpds": cpds, "premigrate": premigrate,
+    "postmigrate": postmigrate, "failmigrate": failmigrate,
+}

@@ -1,0 +1,258 @@
+"""A lean Docker Engine API client for driver actions.
+
+Driver actions are short processes, and importing the docker SDK costs more than the API calls a
+warm TM clone makes (bench/startup.py measures both), so actions use this thin layer over
+http.client; the SDK stays the reference client of the tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import sys
+from collections.abc import Iterator
+from typing import IO
+from urllib.parse import quote, urlencode
+
+from onedock.errors import NotFound, OneDockError
+from onedock.transport import engine_connection
+
+
+class Conflict(OneDockError):
+    """The engine refused because of existing state (name in use, volume in use, ...)."""
+
+
+def registry_auth(username: str, password: str, server: str) -> str:
+    data = json.dumps({"username": username, "password": password, "serveraddress": server})
+    return base64.urlsafe_b64encode(data.encode()).decode()
+
+
+class Engine:
+    def __init__(self, url: str, timeout: float = 60.0, name: str = ""):
+        self.url = url
+        self.name = name or url
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict | None = None,
+        body: bytes | IO[bytes] | None = None,
+        headers: dict | None = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+        stream: bool = False,
+        json_body=None,
+    ) -> http.client.HTTPResponse:
+        if query:
+            path = f"{path}?{urlencode(query)}"
+        sent = {"Host": "docker", "User-Agent": "onedock"}
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            sent["Content-Type"] = "application/json"
+        sent.update(headers or {})
+        if self._conn is None:
+            self._conn = engine_connection(self.url, self.timeout)
+        try:
+            self._conn.request(method, path, body=body, headers=sent)
+            resp = self._conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise OneDockError(
+                f"Docker engine of {self.name} unreachable ({self.url}): {reason}",
+                hint="is dockerd running there, and may this user reach its socket?",
+            ) from exc
+        if resp.status in ok:
+            if not stream:
+                resp.body = resp.read()  # type: ignore[attr-defined]
+            return resp
+        payload = resp.read()
+        try:
+            message = json.loads(payload).get("message", "")
+        except (ValueError, AttributeError):
+            message = payload[:300].decode("utf-8", "replace")
+        text = f"Docker engine of {self.name}: {message.strip() or resp.reason}"
+        if resp.status == 404:
+            raise NotFound(text)
+        if resp.status == 409:
+            raise Conflict(text)
+        raise OneDockError(text)
+
+    def json(self, method: str, path: str, **kw):
+        body = self.request(method, path, **kw).body  # type: ignore[attr-defined]
+        return json.loads(body) if body else None
+
+    def _stream_json(self, resp: http.client.HTTPResponse) -> Iterator[dict]:
+        """Docker's progress streams: one JSON object per line; an 'error' key is a failure."""
+        for line in resp:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if item.get("error"):
+                raise OneDockError(f"Docker engine of {self.name}: {item['error']}")
+            yield item
+
+    # -- images ---------------------------------------------------------------------------
+
+    def image_inspect(self, ref: str) -> dict | None:
+        try:
+            return self.json("GET", f"/images/{_q(ref)}/json")
+        except NotFound:
+            return None
+
+    def pull(self, ref: str, auth: str = "") -> None:
+        repo, _, digest = ref.partition("@")
+        query = {"fromImage": repo, "tag": digest or "latest"}
+        headers = {"X-Registry-Auth": auth} if auth else None
+        resp = self.request("POST", "/images/create", query=query, headers=headers, stream=True)
+        self._drain(resp, f"pull {ref}")
+
+    def push(self, repo: str, tag: str, auth: str = "") -> str:
+        """Push repo:tag from this engine; returns the manifest digest the registry stored."""
+        headers = {"X-Registry-Auth": auth or registry_auth("", "", "")}
+        resp = self.request(
+            "POST", f"/images/{_q(repo)}/push", query={"tag": tag}, headers=headers, stream=True
+        )
+        digest = ""
+        for item in self._stream_json(resp):
+            aux = item.get("aux") or {}
+            digest = aux.get("Digest", digest)
+        if not digest:
+            raise OneDockError(f"Docker engine of {self.name}: push of {repo}:{tag} gave no digest")
+        return digest
+
+    def tag(self, image: str, repo: str, tag: str) -> None:
+        self.request("POST", f"/images/{_q(image)}/tag", query={"repo": repo, "tag": tag})
+
+    def remove_image(self, ref: str, force: bool = False) -> bool:
+        try:
+            self.request("DELETE", f"/images/{_q(ref)}", query={"force": int(force)})
+        except NotFound:
+            return False
+        return True
+
+    def import_tar(self, data: bytes, repo: str, tag: str) -> None:
+        resp = self.request(
+            "POST", "/images/create", query={"fromSrc": "-", "repo": repo, "tag": tag},
+            body=data, headers={"Content-Type": "application/x-tar"}, stream=True,
+        )
+        self._drain(resp, f"import {repo}:{tag}")
+
+    def commit(self, container: str, repo: str, tag: str, labels: dict | None = None) -> str:
+        query = {"container": container, "repo": repo, "tag": tag, "pause": "true"}
+        body = {"Labels": labels} if labels else {}
+        return self.json("POST", "/commit", query=query, json_body=body)["Id"]
+
+    # -- containers -----------------------------------------------------------------------
+
+    def container_inspect(self, name: str) -> dict | None:
+        try:
+            return self.json("GET", f"/containers/{_q(name)}/json")
+        except NotFound:
+            return None
+
+    def containers(self, labels: list[str] | None = None, all_: bool = True) -> list[dict]:
+        filters = json.dumps({"label": labels or []})
+        return self.json("GET", "/containers/json", query={"all": int(all_), "filters": filters})
+
+    def create_container(self, name: str, config: dict) -> str:
+        query = {"name": name} if name else None
+        return self.json("POST", "/containers/create", query=query, json_body=config)["Id"]
+
+    def remove_container(self, name: str, force: bool = True, volumes: bool = False) -> bool:
+        try:
+            self.request(
+                "DELETE", f"/containers/{_q(name)}", query={"force": int(force), "v": int(volumes)}
+            )
+        except NotFound:
+            return False
+        return True
+
+    def get_archive(self, container: str, path: str) -> http.client.HTTPResponse:
+        return self.request(
+            "GET", f"/containers/{_q(container)}/archive", query={"path": path}, stream=True
+        )
+
+    def put_archive(self, container: str, path: str, data: bytes | IO[bytes]) -> None:
+        self.request(
+            "PUT", f"/containers/{_q(container)}/archive", query={"path": path}, body=data,
+            headers={"Content-Type": "application/x-tar"},
+        )
+
+    # -- volumes --------------------------------------------------------------------------
+
+    def volume_inspect(self, name: str) -> dict | None:
+        try:
+            return self.json("GET", f"/volumes/{_q(name)}")
+        except NotFound:
+            return None
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> dict:
+        return self.json("POST", "/volumes/create", json_body={"Name": name, "Labels": labels})
+
+    def remove_volume(self, name: str) -> bool:
+        try:
+            self.request("DELETE", f"/volumes/{_q(name)}")
+        except NotFound:
+            return False
+        return True
+
+    def volumes(self, labels: list[str]) -> list[dict]:
+        filters = json.dumps({"label": labels})
+        return self.json("GET", "/volumes", query={"filters": filters}).get("Volumes") or []
+
+    def images(self, reference: str) -> list[dict]:
+        filters = json.dumps({"reference": [reference]})
+        return self.json("GET", "/images/json", query={"filters": filters})
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _drain(self, resp: http.client.HTTPResponse, what: str) -> None:
+        bar = _PullProgress(what) if sys.stderr.isatty() else None
+        try:
+            for item in self._stream_json(resp):
+                if bar is not None:
+                    bar.update(item)
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+class _PullProgress:
+    """Aggregate Docker's per-layer progress into one bar (terminal only)."""
+
+    def __init__(self, label: str):
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=0, unit="B", unit_scale=True, desc=label, leave=False)
+        self._layers: dict[str, tuple[int, int]] = {}
+
+    def update(self, item: dict) -> None:
+        detail = item.get("progressDetail") or {}
+        if "total" in detail and item.get("id"):
+            self._layers[item["id"]] = (detail.get("current", 0), detail["total"])
+            self._bar.total = sum(t for _, t in self._layers.values())
+            self._bar.n = sum(c for c, _ in self._layers.values())
+            self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="/:@")

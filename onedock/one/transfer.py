@@ -1,0 +1,59 @@
+"""Arguments of TM scripts: `host:path` pairs, VM and datastore ids, image SOURCEs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from onedock.errors import OneDockError
+from onedock.registry.reference import validate_repository
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+_DISK = re.compile(r"^disk\.(\d{1,6})$")
+
+
+def hostname(value: str, what: str = "host") -> str:
+    if len(value) > 253 or not _HOST.match(value):
+        raise OneDockError(f"{what} '{value[:80]}' is not a valid host name")
+    return value
+
+
+@dataclass(frozen=True)
+class HostPath:
+    host: str
+    path: str
+
+    @property
+    def disk_id(self) -> int | None:
+        """N for `<sysdir>/disk.N`; None for the VM directory itself."""
+        match = _DISK.match(self.path.rsplit("/", 1)[-1])
+        return int(match.group(1)) if match else None
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.path}"
+
+
+def host_path(arg: str, what: str = "argument") -> HostPath:
+    """Split at the first ':' like tm_common.sh's arg_host/arg_path, then validate both."""
+    host, sep, path = arg.partition(":")
+    if not sep:
+        raise OneDockError(f"{what} '{arg[:80]}' is not host:path")
+    hostname(host, what)
+    path = re.sub("/+", "/", path).rstrip("/") or "/"
+    if not path.startswith("/") or "\0" in path or "/../" in f"{path}/":
+        raise OneDockError(f"{what} '{arg[:80]}' has an unsafe path")
+    return HostPath(host, path)
+
+
+def number(arg: str, what: str) -> int:
+    if not re.fullmatch(r"-?\d{1,9}", arg):
+        raise OneDockError(f"{what} '{arg[:40]}' is not a number")
+    return int(arg)
+
+
+def source(arg: str) -> str:
+    """The image SOURCE: oned prefixes a colon-free SOURCE with `<frontend>:`."""
+    _, sep, rest = arg.partition(":")
+    repo = rest if sep else arg
+    return validate_repository(repo, "image SOURCE")

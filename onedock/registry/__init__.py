@@ -1,0 +1,1 @@
+"""Talking to Docker registries (API v2): references, the HTTP client, image copy."""

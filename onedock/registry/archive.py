@@ -1,0 +1,106 @@
+"""`docker save` tarballs as a blob source, so images built offline can be registered too."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+from onedock.errors import OneDockError
+from onedock.registry.client import OCI_MANIFEST, Manifest, sha256_digest
+from onedock.registry.image import Blob, Image
+
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+MAX_INDEX = 16 << 20
+
+
+class Archive:
+    """The first image of a `docker save` archive (legacy or OCI-layout flavoured)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
+            index = self._json("manifest.json")
+        except (OSError, tarfile.TarError) as exc:
+            raise OneDockError(f"{path} is not a readable docker save archive: {exc}") from exc
+        if not isinstance(index, list) or not index or not isinstance(index[0], dict):
+            raise OneDockError(f"{path}: manifest.json lists no image")
+        entry = index[0]
+        try:
+            config_name = entry["Config"]
+            layer_names = list(entry["Layers"])
+        except (KeyError, TypeError) as exc:
+            raise OneDockError(f"{path}: manifest.json entry lacks Config or Layers") from exc
+        self.config_bytes = self._read(config_name, MAX_INDEX)
+        config = json.loads(self.config_bytes)
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        if len(diff_ids) != len(layer_names):
+            raise OneDockError(f"{path}: config lists {len(diff_ids)} layers, archive has "
+                               f"{len(layer_names)}")
+        self._members: dict[str, tarfile.TarInfo] = {}
+        layers = []
+        for name, digest in zip(layer_names, diff_ids, strict=True):
+            member = self._member(name)
+            self._members[digest] = member
+            layers.append(Blob(digest, member.size))
+        config_blob = Blob(sha256_digest(self.config_bytes), len(self.config_bytes))
+        body = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": config_blob.digest,
+                           "size": config_blob.size},
+                "layers": [
+                    {"mediaType": OCI_LAYER, "digest": b.digest, "size": b.size} for b in layers
+                ],
+            },
+            separators=(",", ":"),
+        ).encode()
+        self.tags = [t for t in entry.get("RepoTags") or [] if isinstance(t, str)]
+        self.image = Image(Manifest(body, OCI_MANIFEST, sha256_digest(body)), config_blob, layers)
+
+    def open(self, blob: Blob):
+        """A readable stream of one blob, for `copy_image(opener=...)`."""
+        if blob.digest == self.image.config.digest:
+            return io.BytesIO(self.config_bytes)
+        return self._tar.extractfile(self._members[blob.digest])
+
+    def close(self) -> None:
+        self._tar.close()
+
+    def _member(self, name: str) -> tarfile.TarInfo:
+        try:
+            member = self._tar.getmember(name)
+        except KeyError as exc:
+            raise OneDockError(f"{self.path}: archive lacks {name}") from exc
+        for _ in range(8):  # OCI-layout saves link layer paths to blobs/sha256/...
+            if not (member.issym() or member.islnk()):
+                break
+            target = member.linkname
+            if member.issym():
+                target = os.path.normpath(os.path.join(os.path.dirname(member.name), target))
+            try:
+                member = self._tar.getmember(target)
+            except KeyError as exc:
+                raise OneDockError(f"{self.path}: {name} links to missing {target}") from exc
+        if not member.isfile():
+            raise OneDockError(f"{self.path}: {name} is not a file")
+        return member
+
+    def _read(self, name: str, limit: int) -> bytes:
+        member = self._member(name)
+        if member.size > limit:
+            raise OneDockError(f"{self.path}: {name} is implausibly large")
+        handle = self._tar.extractfile(member)
+        assert handle is not None
+        return handle.read()
+
+    def _json(self, name: str):
+        try:
+            return json.loads(self._read(name, MAX_INDEX))
+        except ValueError as exc:
+            raise OneDockError(f"{self.path}: {name} is not JSON") from exc

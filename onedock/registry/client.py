@@ -1,0 +1,352 @@
+"""A registry API v2 client: manifests, blobs, uploads, token and basic auth.
+
+Copies are registry-to-registry: blobs stream from one HTTP response into the next request's
+body, and never touch a Docker engine's storage or the local disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import http.client
+import json
+import re
+import threading
+from dataclasses import dataclass
+from typing import IO
+from urllib.parse import urlencode, urlsplit
+
+from onedock.errors import NotFound, OneDockError
+from onedock.transport import registry_connection
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFESTS = (DOCKER_MANIFEST, OCI_MANIFEST)
+INDEXES = (DOCKER_LIST, OCI_INDEX)
+ACCEPT = ", ".join(MANIFESTS + INDEXES)
+_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+BLOCK = 1 << 20
+
+
+@dataclass
+class Manifest:
+    body: bytes
+    media_type: str
+    digest: str
+
+    @property
+    def data(self) -> dict:
+        return json.loads(self.body)
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class Registry:
+    """One registry. Connections are per thread so blob copies can run in parallel."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        secure: bool = True,
+        ca: str = "",
+        username: str = "",
+        password: str = "",
+        timeout: float = 60.0,
+        api_host: str | None = None,
+    ):
+        self.host = host
+        self.api_host = api_host or host
+        self.secure = secure
+        self.ca = ca
+        self.timeout = timeout
+        self._basic = (
+            "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+            if username
+            else None
+        )
+        self._tokens: dict[str, str] = {}
+        self._local = threading.local()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = registry_connection(
+                self.api_host, secure=self.secure, ca=self.ca, timeout=self.timeout
+            )
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _send(self, method, path, headers, body) -> http.client.HTTPResponse:
+        conn = self._connection()
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            return conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            self._local.conn = None
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise OneDockError(
+                f"registry {self.host} unreachable: {reason}",
+                hint="is the registry running, and are the host, port and TLS settings right?",
+            ) from exc
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scope: str,
+        headers: dict | None = None,
+        body: bytes | IO[bytes] | None = None,
+        ok: tuple[int, ...] = (200,),
+        stream: bool = False,
+    ) -> http.client.HTTPResponse:
+        """Send one API request; answer an auth challenge once; raise on unexpected status."""
+        base = {"Host": self.api_host, "User-Agent": "onedock"}
+        base.update(headers or {})
+        for attempt in range(2):
+            auth = self._tokens.get(scope) or self._basic
+            sent = dict(base)
+            if auth:
+                sent["Authorization"] = auth
+            resp = self._send(method, path, sent, body)
+            if resp.status == 401 and attempt == 0 and not hasattr(body, "read"):
+                challenge = resp.getheader("WWW-Authenticate", "")
+                resp.read()
+                self._authenticate(challenge, scope)
+                continue
+            break
+        if resp.status in ok:
+            if not stream:
+                resp.body = resp.read()  # type: ignore[attr-defined]
+            return resp
+        payload = resp.read()
+        if resp.status == 404:
+            raise NotFound(f"{self.host}: {method} {path}: not found ({_errors(payload)})")
+        raise OneDockError(
+            f"registry {self.host} answered {resp.status} to {method} {path}: {_errors(payload)}"
+        )
+
+    def _authenticate(self, challenge: str, scope: str) -> None:
+        kind, _, params = challenge.partition(" ")
+        if kind.lower() == "basic":
+            if not self._basic:
+                raise OneDockError(
+                    f"registry {self.host} wants a user name and password",
+                    hint="set registry_username and registry_password_file in onedock.conf",
+                )
+            raise OneDockError(f"registry {self.host} refused the configured credentials")
+        if kind.lower() != "bearer":
+            raise OneDockError(f"registry {self.host}: unsupported auth challenge '{kind}'")
+        fields = dict(_CHALLENGE.findall(params))
+        realm = urlsplit(fields.get("realm", ""))
+        if realm.scheme not in ("http", "https") or not realm.hostname:
+            raise OneDockError(f"registry {self.host}: bad token realm in auth challenge")
+        query = {"service": fields.get("service", "")}
+        query["scope"] = fields.get("scope") or scope
+        netloc = realm.netloc
+        conn = registry_connection(
+            netloc, secure=realm.scheme == "https", ca=self.ca, timeout=self.timeout
+        )
+        headers = {"User-Agent": "onedock"}
+        if self._basic:
+            headers["Authorization"] = self._basic
+        try:
+            conn.request("GET", f"{realm.path or '/'}?{urlencode(query)}", headers=headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+        except OSError as exc:
+            raise OneDockError(f"token service {netloc} unreachable: {exc}") from exc
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise OneDockError(f"token service {netloc} answered {resp.status}")
+        data = json.loads(payload or b"{}")
+        token = data.get("token") or data.get("access_token")
+        if not token:
+            raise OneDockError(f"token service {netloc} returned no token")
+        self._tokens[scope] = f"Bearer {token}"
+
+    # -- manifests ------------------------------------------------------------------------
+
+    def get_manifest(self, repo: str, ref: str) -> Manifest:
+        resp = self.request(
+            "GET", f"/v2/{repo}/manifests/{ref}", scope=_pull(repo), headers={"Accept": ACCEPT}
+        )
+        body = resp.body  # type: ignore[attr-defined]
+        media = (resp.getheader("Content-Type") or "").split(";")[0].strip()
+        if media not in MANIFESTS + INDEXES:
+            media = json.loads(body).get("mediaType", media)
+        if media not in MANIFESTS + INDEXES:
+            raise OneDockError(
+                f"{self.host}/{repo}:{ref} has an unsupported manifest type '{media}'",
+                hint="schema1 images must be re-pushed with a current Docker",
+            )
+        digest = sha256_digest(body)
+        if ref.startswith("sha256:") and digest != ref:
+            raise OneDockError(f"{self.host}/{repo}@{ref}: manifest does not match its digest")
+        return Manifest(body, media, digest)
+
+    def head_manifest(self, repo: str, ref: str) -> str | None:
+        try:
+            resp = self.request(
+                "HEAD", f"/v2/{repo}/manifests/{ref}", scope=_pull(repo),
+                headers={"Accept": ACCEPT},
+            )
+        except NotFound:
+            return None
+        return resp.getheader("Docker-Content-Digest")
+
+    def put_manifest(self, repo: str, ref: str, manifest: Manifest) -> None:
+        self.request(
+            "PUT", f"/v2/{repo}/manifests/{ref}", scope=_push(repo),
+            headers={"Content-Type": manifest.media_type}, body=manifest.body, ok=(201,),
+        )
+
+    def delete_manifest(self, repo: str, digest: str) -> bool:
+        try:
+            self.request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=_push(repo), ok=(202,))
+        except NotFound:
+            return False
+        return True
+
+    # -- blobs ----------------------------------------------------------------------------
+
+    def has_blob(self, repo: str, digest: str) -> bool:
+        try:
+            self.request("HEAD", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo))
+        except NotFound:
+            return False
+        return True
+
+    def open_blob(self, repo: str, digest: str) -> http.client.HTTPResponse:
+        """A streaming response for the blob, following the redirects registries use for storage."""
+        resp = self.request(
+            "GET", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo), ok=(200, 307, 302),
+            stream=True,
+        )
+        for _ in range(5):
+            if resp.status == 200:
+                return resp
+            location = resp.getheader("Location", "")
+            resp.read()
+            target = urlsplit(location)
+            if target.scheme not in ("http", "https") or not target.netloc:
+                raise OneDockError(f"registry {self.host}: bad blob redirect '{location}'")
+            conn = registry_connection(
+                target.netloc, secure=target.scheme == "https", ca=self.ca, timeout=self.timeout
+            )
+            path = target.path + (f"?{target.query}" if target.query else "")
+            conn.request("GET", path, headers={"User-Agent": "onedock"})
+            resp = conn.getresponse()
+        raise OneDockError(f"registry {self.host}: too many redirects for blob {digest}")
+
+    def read_blob(self, repo: str, digest: str) -> bytes:
+        data = self.open_blob(repo, digest).read()
+        if sha256_digest(data) != digest:
+            raise OneDockError(f"{self.host}/{repo}: blob {digest} does not match its digest")
+        return data
+
+    def mount_blob(self, repo: str, digest: str, source_repo: str) -> bool:
+        """Cross-repository mount: a metadata-only copy inside one registry."""
+        query = urlencode({"mount": digest, "from": source_repo})
+        resp = self.request(
+            "POST", f"/v2/{repo}/blobs/uploads/?{query}", scope=_push(repo), ok=(201, 202),
+        )
+        if resp.status == 201:
+            return True
+        self._cancel_upload(resp.getheader("Location", ""), repo)
+        return False
+
+    def upload_blob(self, repo: str, digest: str, size: int, data: IO[bytes] | bytes) -> None:
+        """Monolithic upload: one POST for a session, one PUT streaming the whole body."""
+        location = self._start_upload(repo)
+        sep = "&" if "?" in location else "?"
+        self.request(
+            "PUT", f"{location}{sep}{urlencode({'digest': digest})}", scope=_push(repo),
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            body=data, ok=(201,),
+        )
+
+    def upload_stream(self, repo: str, chunks) -> tuple[str, int]:
+        """Upload content whose digest is only known at the end (PATCH chunks, then PUT)."""
+        location = self._start_upload(repo)
+        hasher = hashlib.sha256()
+        size = 0
+        for chunk in chunks:
+            if not chunk:
+                continue
+            hasher.update(chunk)
+            resp = self.request(
+                "PATCH", location, scope=_push(repo),
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(len(chunk)),
+                    "Content-Range": f"{size}-{size + len(chunk) - 1}",
+                },
+                body=chunk, ok=(202,),
+            )
+            size += len(chunk)
+            location = self._path(resp.getheader("Location", location))
+        digest = "sha256:" + hasher.hexdigest()
+        sep = "&" if "?" in location else "?"
+        self.request(
+            "PUT", f"{location}{sep}{urlencode({'digest': digest})}", scope=_push(repo),
+            headers={"Content-Length": "0"}, body=b"", ok=(201,),
+        )
+        return digest, size
+
+    def delete_blob(self, repo: str, digest: str) -> bool:
+        try:
+            self.request("DELETE", f"/v2/{repo}/blobs/{digest}", scope=_push(repo), ok=(202,))
+        except NotFound:
+            return False
+        return True
+
+    def _start_upload(self, repo: str) -> str:
+        resp = self.request("POST", f"/v2/{repo}/blobs/uploads/", scope=_push(repo), ok=(202,))
+        return self._path(resp.getheader("Location", ""))
+
+    def _cancel_upload(self, location: str, repo: str) -> None:
+        if location:
+            with contextlib.suppress(OneDockError):
+                self.request("DELETE", self._path(location), scope=_push(repo), ok=(204, 404))
+
+    def _path(self, location: str) -> str:
+        parts = urlsplit(location)
+        if parts.netloc and parts.netloc != self.api_host:
+            raise OneDockError(f"registry {self.host} sent an upload location on another host")
+        if not parts.path.startswith("/v2/"):
+            raise OneDockError(f"registry {self.host} sent a bad upload location '{location}'")
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _pull(repo: str) -> str:
+    return f"repository:{repo}:pull"
+
+
+def _push(repo: str) -> str:
+    return f"repository:{repo}:pull,push"
+
+
+def _errors(payload: bytes) -> str:
+    try:
+        errors = json.loads(payload).get("errors") or []
+        text = "; ".join(f"{e.get('code', '')} {e.get('message', '')}".strip() for e in errors)
+        return text or "no details"
+    except (ValueError, AttributeError):
+        return payload[:200].decode("utf-8", "replace").strip() or "no details"

@@ -1,0 +1,93 @@
+"""HTTP connections to registries and Docker engines, on the standard library's http.client.
+
+Every driver action is a fresh process, so what an action imports is paid on every VM
+operation; http.client costs a fraction of requests/urllib3 (see bench/startup.py) and is all a
+short-lived process with one or two peers needs. Engines are reached over a unix socket,
+over TCP, or over `ssh HOST docker system dial-stdio` (no remote shell command is built).
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import socket
+import ssl
+import subprocess
+from urllib.parse import urlsplit
+
+from onedock.errors import OneDockError
+
+BLOCK = 1 << 20  # body chunk http.client sends; its 8 KiB default caps blob copies
+_SSH_TARGET = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+
+
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class SshConnection(http.client.HTTPConnection):
+    """HTTP over `docker system dial-stdio` on the far side of ssh, as `docker -H ssh://` does."""
+
+    def __init__(self, target: str, port: int | None, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        if not _SSH_TARGET.match(target):
+            raise OneDockError(f"'{target}' is not a valid ssh host")
+        self._argv = ["ssh", "-o", "BatchMode=yes"]
+        if port:
+            self._argv += ["-p", str(port)]
+        self._argv += ["--", target, "docker", "system", "dial-stdio"]
+        self._proc: subprocess.Popen | None = None
+
+    def connect(self) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            self._proc = subprocess.Popen(
+                self._argv, stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL
+            )
+        except OSError as exc:
+            ours.close()
+            raise OneDockError(f"cannot run ssh: {exc.strerror}") from exc
+        finally:
+            theirs.close()
+        ours.settimeout(self.timeout)
+        self.sock = ours
+
+    def close(self) -> None:
+        super().close()
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait()
+            self._proc = None
+
+
+def engine_connection(url: str, timeout: float) -> http.client.HTTPConnection:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return UnixConnection(parts.path, timeout)
+    if parts.scheme == "tcp":
+        return http.client.HTTPConnection(parts.hostname or "", parts.port or 2375, timeout=timeout)
+    if parts.scheme == "ssh":
+        user = f"{parts.username}@" if parts.username else ""
+        return SshConnection(f"{user}{parts.hostname}", parts.port, timeout)
+    raise OneDockError(f"unsupported Docker engine URL '{url}'", hint="use unix://, tcp:// or ssh://")
+
+
+def registry_connection(
+    host: str, *, secure: bool, ca: str, timeout: float
+) -> http.client.HTTPConnection:
+    if not secure:
+        return http.client.HTTPConnection(host, timeout=timeout, blocksize=BLOCK)
+    context = ssl.create_default_context(cafile=ca or None)
+    return http.client.HTTPSConnection(host, timeout=timeout, context=context, blocksize=BLOCK)

@@ -1,0 +1,1 @@
+"""Places to run onedock for real: a local lab on this machine's Docker engine (`local`)."""

@@ -1,0 +1,216 @@
+"""Fixtures: a real Docker engine, real registries, offline test images, and a harness that
+runs the driver executables exactly as OpenNebula's MADs do (argv, stdin, exit code)."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sandbox import local
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOCOL = Path(__file__).resolve().parent / "protocol"
+REQUIRE = os.environ.get("ONEDOCK_REQUIRE_ENGINE") == "1"
+FRONTEND = "one-fe"
+HOST = "node01"
+
+
+def _missing(what: str):
+    if REQUIRE:
+        pytest.fail(f"{what} (ONEDOCK_REQUIRE_ENGINE=1: CI must provide it)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        _missing(f"needs a running Docker engine: {exc}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def lab_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("lab")
+
+
+def _registry(root: Path, name: str):
+    if shutil.which("docker-registry") is None:
+        _missing("needs docker-registry (apt-get install docker-registry)")
+    return local.RegistryProcess(root / name).start()
+
+
+@pytest.fixture(scope="session")
+def hub(lab_root):
+    """A registry standing in for Docker Hub."""
+    reg = _registry(lab_root, "hub")
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def private(lab_root):
+    """The front-end's private registry, the cache of every registered image."""
+    reg = _registry(lab_root, "private")
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def images(docker_client, hub):
+    return local.build_images(docker_client, hub.host)
+
+
+@pytest.fixture(scope="session")
+def remotes(lab_root):
+    dest = lab_root / "remotes"
+    subprocess.run([sys.executable, "-m", "onedock", "remotes", "--dest", str(dest)], check=True,
+                   capture_output=True)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def conf(lab_root, private):
+    path = lab_root / "onedock.conf"
+    path.write_text(
+        f'registry = "{private.host}"\n'
+        "registry_insecure = true\n"
+        f'registry_storage = "{private.storage}"\n'
+        f'frontend = "{FRONTEND}"\n'
+        "[hosts]\n"
+        f'{HOST} = "unix:///var/run/docker.sock"\n'
+    )
+    return path
+
+
+_ids = itertools.count(1000 + os.getpid() % 1000 * 100)
+
+
+@pytest.fixture
+def new_id():
+    return lambda: next(_ids)
+
+
+@dataclass
+class Result:
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def error_line(self) -> str:
+        lines = self.stderr.splitlines()
+        assert len(lines) == 1, f"expected one error line, got {self.stderr!r}"
+        return lines[0]
+
+
+class Harness:
+    """Runs remotes/<family>/onedock/<action> the way one_datastore / one_tm do."""
+
+    def __init__(self, remotes: Path, conf: Path):
+        self.remotes = remotes
+        self.env = dict(os.environ, ONEDOCK_CONF=str(conf))
+
+    def _run(self, argv, stdin: bytes, env=None, timeout=300) -> Result:
+        proc = subprocess.run(argv, input=stdin, capture_output=True, env=env or self.env,
+                              timeout=timeout, cwd="/")
+        return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+
+    def ds(self, action: str, xml: str | bytes, req_id: int = 0, *, raw: bytes | None = None,
+           env=None) -> Result:
+        """6.8+: argv `<id>`, stdin the base64 payload without newline."""
+        data = xml.encode() if isinstance(xml, str) else xml
+        payload = raw if raw is not None else base64.b64encode(data)
+        script = self.remotes / "datastore" / "onedock" / action
+        return self._run([str(script), str(req_id)], payload, env)
+
+    def tm(self, action: str, *args: str, stdin: bytes = b"", env=None) -> Result:
+        script = self.remotes / "tm" / "onedock" / action
+        return self._run([str(script), *args], stdin, env)
+
+
+@pytest.fixture(scope="session")
+def harness(remotes, conf):
+    return Harness(remotes, conf)
+
+
+def ds_xml(image_id: int = 7, path: str = "", source: str = "", size: int = 0,
+           type_: int = 0, fs: str = "", storage: str = "") -> str:
+    """The protocol example's DS_DRIVER_ACTION_DATA with onedock's datastore and our image."""
+    xml = (PROTOCOL / "ds_cp.xml").read_text()
+    xml = xml.replace("<IMAGE><ID>7</ID>", f"<IMAGE><ID>{image_id}</ID>")
+    xml = xml.replace("<SOURCE></SOURCE>", f"<SOURCE>{_esc(source)}</SOURCE>")
+    xml = xml.replace("<PATH>/var/tmp/alpine-rootfs.raw</PATH>", f"<PATH>{_esc(path)}</PATH>")
+    xml = xml.replace("<SIZE>256</SIZE>", f"<SIZE>{size}</SIZE>")
+    xml = xml.replace("<TYPE>0</TYPE><DISK_TYPE>0</DISK_TYPE><PERSISTENT>",
+                      f"<TYPE>{type_}</TYPE><DISK_TYPE>0</DISK_TYPE><PERSISTENT>")
+    xml = xml.replace("<FS></FS>", f"<FS>{_esc(fs)}</FS>")
+    xml = xml.replace("<DS_MAD>fs</DS_MAD><TM_MAD>ssh</TM_MAD>",
+                      "<DS_MAD>onedock</DS_MAD><TM_MAD>onedock</TM_MAD>")
+    return xml
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class RegistryView:
+    """Independent look at a registry over plain HTTP (not through onedock's client)."""
+
+    ACCEPT = ("application/vnd.oci.image.manifest.v1+json, "
+              "application/vnd.docker.distribution.manifest.v2+json, "
+              "application/vnd.docker.distribution.manifest.list.v2+json, "
+              "application/vnd.oci.image.index.v1+json")
+
+    def __init__(self, host: str):
+        self.host = host
+
+    def _req(self, method: str, path: str):
+        req = urllib.request.Request(f"http://{self.host}{path}", method=method,
+                                     headers={"Accept": self.ACCEPT})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read()
+
+    def digest(self, repo: str, ref: str = "latest") -> str | None:
+        status, headers, _ = self._req("HEAD", f"/v2/{repo}/manifests/{ref}")
+        return headers.get("Docker-Content-Digest") if status == 200 else None
+
+    def manifest(self, repo: str, ref: str = "latest") -> dict:
+        import json
+
+        status, _, body = self._req("GET", f"/v2/{repo}/manifests/{ref}")
+        assert status == 200, f"{repo}:{ref} -> {status}"
+        return json.loads(body)
+
+    def has_blob(self, repo: str, digest: str) -> bool:
+        return self._req("HEAD", f"/v2/{repo}/blobs/{digest}")[0] == 200
+
+    def blob(self, repo: str, digest: str) -> bytes:
+        status, _, body = self._req("GET", f"/v2/{repo}/blobs/{digest}")
+        assert status == 200
+        return body
+
+
+@pytest.fixture(scope="session")
+def private_view(private):
+    return RegistryView(private.host)
+
+
+@pytest.fixture(scope="session")
+def hub_view(hub):
+    return RegistryView(hub.host)
