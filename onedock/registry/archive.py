@@ -64,10 +64,19 @@ class Archive:
         self.image = Image(Manifest(body, OCI_MANIFEST, sha256_digest(body)), config_blob, layers)
 
     def open(self, blob: Blob):
-        """A readable stream of one blob, for `copy_image(opener=...)`."""
+        """A readable stream of one blob, for `copy_image(opener=...)`.
+
+        Each stream has its own file handle: copies run in threads, and tarfile's shared handle
+        would interleave their reads.
+        """
         if blob.digest == self.image.config.digest:
             return io.BytesIO(self.config_bytes)
-        return self._tar.extractfile(self._members[blob.digest])
+        member = self._members[blob.digest]
+        if member.sparse:
+            raise OneDockError(f"{self.path}: sparse layer files are not supported")
+        handle = open(self.path, "rb")  # noqa: SIM115 - closed by copy_image
+        handle.seek(member.offset_data)
+        return _Bounded(handle, member.size)
 
     def close(self) -> None:
         self._tar.close()
@@ -104,3 +113,22 @@ class Archive:
             return json.loads(self._read(name, MAX_INDEX))
         except ValueError as exc:
             raise OneDockError(f"{self.path}: {name} is not JSON") from exc
+
+
+class _Bounded:
+    """The `size` bytes of an open file from its current offset."""
+
+    def __init__(self, handle, size: int):
+        self._handle = handle
+        self._left = size
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._handle.read(n)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()

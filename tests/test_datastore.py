@@ -1,0 +1,306 @@
+"""DS_MAD=onedock actions against real registries, called with oned's argv and stdin."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import math
+import threading
+
+import pytest
+
+from tests.conftest import PROTOCOL, ds_xml
+
+
+def _registered(harness, images, new_id, name="busybox"):
+    image_id = new_id()
+    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images[name]}"), image_id)
+    assert res.rc == 0, res.stderr
+    return image_id, res.stdout.split()[0]
+
+
+def _size(view, repo, ref="latest"):
+    manifest = view.manifest(repo, ref)
+    return manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
+
+
+def test_cp_copies_and_pins_the_digest(harness, images, hub_view, private_view, new_id):
+    image_id = new_id()
+    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images['multi']}"), image_id)
+    assert res.rc == 0, res.stderr
+    assert res.stdout == f"onedock/image-{image_id} docker\n"
+    assert res.stderr == ""
+    hub_digest = hub_view.digest("onedock-test/multi")
+    assert private_view.digest(f"onedock/image-{image_id}") == hub_digest
+    manifest = private_view.manifest(f"onedock/image-{image_id}")
+    assert len(manifest["layers"]) == 4
+    for blob in [manifest["config"], *manifest["layers"]]:
+        assert private_view.has_blob(f"onedock/image-{image_id}", blob["digest"])
+
+
+def test_registered_image_does_not_follow_the_upstream_tag(
+    harness, images, hub, docker_client, private_view, new_id
+):
+    tag = f"{hub.host}/library/moving"
+    docker_client.images.get(images["busybox"]).tag(tag, "v1")
+    docker_client.images.push(tag, tag="v1")
+    image_id = new_id()
+    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{tag}:v1"), image_id)
+    assert res.rc == 0, res.stderr
+    pinned = private_view.digest(f"onedock/image-{image_id}")
+    docker_client.images.get(images["multi"]).tag(tag, "v1")
+    docker_client.images.push(tag, tag="v1")
+    assert private_view.digest(f"onedock/image-{image_id}") == pinned
+
+
+def test_cp_by_digest_and_twice_is_the_same(harness, images, hub_view, private_view, new_id):
+    digest = hub_view.digest("library/busybox")
+    ref = images["busybox"].rsplit(":", 1)[0] + f"@{digest}"
+    image_id = new_id()
+    for _ in range(2):
+        res = harness.ds("cp", ds_xml(image_id, path=f"docker://{ref}"), image_id)
+        assert res.rc == 0, res.stderr
+    assert private_view.digest(f"onedock/image-{image_id}") == digest
+
+
+def test_stat_reports_the_manifest_size_in_mb(harness, images, hub_view, new_id):
+    res = harness.ds("stat", ds_xml(path=f"docker://{images['multi']}"), 123)
+    assert res.rc == 0, res.stderr
+    manifest_len = len(hub_view._req("GET", "/v2/onedock-test/multi/manifests/latest")[2])
+    expected = math.ceil((_size(hub_view, "onedock-test/multi") + manifest_len) / (1 << 20))
+    assert res.stdout == f"{expected}\n"
+    assert expected >= 12  # three 4 MiB random layers do not compress
+
+
+def test_cp_of_a_docker_save_archive_runs(harness, images, docker_client, private, new_id):
+    import tempfile
+    from pathlib import Path
+
+    safe = Path(tempfile.mkdtemp(dir="/var/tmp"))  # the example datastore's SAFE_DIRS
+    archive = safe / "multi.tar"
+    with open(archive, "wb") as out:
+        for chunk in docker_client.images.get(images["multi"]).save():
+            out.write(chunk)
+    image_id = new_id()
+    res = harness.ds("cp", ds_xml(image_id, path=str(archive)), image_id)
+    assert res.rc == 0, res.stderr
+    ref = f"{private.host}/onedock/image-{image_id}:latest"
+    docker_client.images.pull(ref)
+    try:
+        out = docker_client.containers.run(ref, ["sh", "-c", "ls /data | wc -l"], remove=True,
+                                           network_disabled=True)
+        assert out.strip() == b"3"  # the three data layers on top of busybox
+    finally:
+        docker_client.images.remove(ref, force=True)
+        archive.unlink()
+        safe.rmdir()
+
+
+def test_archive_outside_safe_dirs_is_refused(harness, tmp_path, new_id):
+    xml = ds_xml(new_id(), path="/etc/passwd")  # example template: RESTRICTED_DIRS=/ SAFE=/var/tmp
+    res = harness.ds("cp", xml, 1)
+    assert res.rc == 1
+    assert "not allowed to copy images from /etc/passwd" in res.error_line
+    assert res.stdout == ""
+
+
+def test_clone_is_a_registry_side_copy(harness, images, private_view, new_id):
+    _, source = _registered(harness, images, new_id, "multi")
+    new = new_id()
+    res = harness.ds("clone", ds_xml(new, path=source), new)
+    assert res.rc == 0, res.stderr
+    assert res.stdout == f"onedock/image-{new} docker\n"
+    assert private_view.digest(f"onedock/image-{new}") == private_view.digest(source)
+
+
+def test_rm_deletes_the_manifest_and_repeats_safely(harness, images, private_view, new_id):
+    image_id, source = _registered(harness, images, new_id)
+    manifest = private_view.manifest(source)
+    for _ in range(2):
+        res = harness.ds("rm", ds_xml(image_id, source=source), image_id)
+        assert res.rc == 0, res.stderr
+    assert private_view.digest(source) is None
+    assert not private_view.has_blob(source, manifest["layers"][0]["digest"])
+
+
+def test_rm_of_one_image_keeps_its_clone(harness, images, private_view, new_id):
+    image_id, source = _registered(harness, images, new_id)
+    clone_id = new_id()
+    assert harness.ds("clone", ds_xml(clone_id, path=source), clone_id).rc == 0
+    assert harness.ds("rm", ds_xml(image_id, source=source), image_id).rc == 0
+    assert private_view.digest(f"onedock/image-{clone_id}") is not None
+
+
+def test_mkfs_makes_an_empty_volume_image(harness, private_view, new_id):
+    image_id = new_id()
+    res = harness.ds("mkfs", ds_xml(image_id, size=512, type_=2, fs="ext4"), image_id)
+    assert res.rc == 0, res.stderr
+    assert res.stdout == f"onedock/image-{image_id}\n"  # mkfs prints SOURCE only
+    manifest = private_view.manifest(f"onedock/image-{image_id}")
+    import json
+
+    config = json.loads(private_view.blob(f"onedock/image-{image_id}",
+                                          manifest["config"]["digest"]))
+    labels = config["config"]["Labels"]
+    assert labels["org.opennebula.onedock.kind"] == "volume"
+    assert labels["org.opennebula.onedock.size_mb"] == "512"
+
+
+def test_monitor_reports_registry_storage(harness, images, private, new_id):
+    _registered(harness, images, new_id, "multi")
+    res = harness.ds("monitor", ds_xml(), 1)
+    assert res.rc == 0, res.stderr
+    values = dict(line.split("=") for line in res.stdout.split())
+    assert set(values) == {"USED_MB", "FREE_MB", "TOTAL_MB"}
+    used, free, total = (int(values[k]) for k in ("USED_MB", "FREE_MB", "TOTAL_MB"))
+    assert used >= 12 and 0 < free < total
+    import os
+
+    fs = os.statvfs(private.storage)
+    assert total == fs.f_blocks * fs.f_frsize >> 20
+
+
+def test_old_calling_convention_base64_in_argv(harness, remotes, images, new_id):
+    """OpenNebula <= 6.6 runs `cp <base64> <id>` with an empty stdin."""
+    image_id = new_id()
+    payload = base64.b64encode(ds_xml(image_id, path=f"docker://{images['busybox']}").encode())
+    res = harness._run([str(remotes / "datastore/onedock/cp"), payload.decode(), str(image_id)],
+                       b"")
+    assert res.rc == 0, res.stderr
+    assert res.stdout == f"onedock/image-{image_id} docker\n"
+
+
+def test_protocol_example_replayed_verbatim(harness):
+    """ds_cp.b64 exactly as oned sends it: a raw file PATH under SAFE_DIRS that does not exist."""
+    res = harness.ds("cp", b"", 7, raw=(PROTOCOL / "ds_cp.b64").read_bytes())
+    assert res.rc == 1
+    assert res.error_line == "datastore/cp: /var/tmp/alpine-rootfs.raw is not a file"
+
+
+BAD_INPUTS = {
+    "bad base64": (b"PERTX0RSSVZFUl9BQ1RJT05fREFUQT4*!!", "not valid base64"),
+    "empty stdin": (b"", "is empty"),
+    "xml bomb": (base64.b64encode(
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+        b"<DS_DRIVER_ACTION_DATA>&b;</DS_DRIVER_ACTION_DATA>"), "forbidden XML"),
+    "external entity": (base64.b64encode(
+        b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><DS_DRIVER_ACTION_DATA>&e;'
+        b"</DS_DRIVER_ACTION_DATA>"), "forbidden XML"),
+    "not xml": (base64.b64encode(b"<DS_DRIVER_ACTION_DATA><IMAGE>"), "not well-formed"),
+    "wrong root": (base64.b64encode(b"<VM><ID>1</ID></VM>"), "expected <DS_DRIVER_ACTION_DATA>"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_malformed_payloads_fail_in_one_line(harness, case):
+    raw, message = BAD_INPUTS[case]
+    res = harness.ds("cp", b"", 5, raw=raw)
+    assert res.rc == 1
+    assert message in res.error_line
+    assert res.stdout == ""
+
+
+HOSTILE_PATHS = [
+    "docker://busybox;rm -rf /",
+    "docker://$(id)",
+    "docker://`reboot`",
+    "docker://../../etc/passwd",
+    "docker://Busybox",
+    "docker://busybox:la test",
+    "docker://busybox@sha256:1234",
+    "docker://127.0.0.1:1/a|b",
+    "http://example.invalid/img.tar",
+    "relative/archive.tar",
+]
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_hostile_paths_are_refused_and_leave_nothing(harness, private_view, new_id, path):
+    image_id = new_id()
+    for action in ("cp", "stat"):
+        res = harness.ds(action, ds_xml(image_id, path=path), image_id)
+        assert res.rc == 1, res.stdout
+        assert res.error_line.startswith(f"datastore/{action}: ")
+        assert res.stdout == ""
+    assert private_view.digest(f"onedock/image-{image_id}") is None
+
+
+def test_missing_path_is_an_error(harness, new_id):
+    res = harness.ds("cp", ds_xml(new_id(), path=""), 3)
+    assert res.rc == 1
+    assert "has no PATH" in res.error_line
+
+
+def test_image_that_does_not_exist(harness, hub, private_view, new_id):
+    image_id = new_id()
+    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{hub.host}/library/nope:1"), image_id)
+    assert res.rc == 1
+    assert "not found" in res.error_line and "library/nope" in res.error_line
+    assert private_view.digest(f"onedock/image-{image_id}") is None
+
+
+def test_registry_down(harness, images, conf, tmp_path, new_id):
+    from sandbox.local import free_port
+
+    bad = tmp_path / "down.conf"
+    bad.write_text(conf.read_text().replace(
+        conf.read_text().split('"')[1], f"127.0.0.1:{free_port()}", 1))
+    env = dict(harness.env, ONEDOCK_CONF=str(bad))
+    image_id = new_id()
+    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images['busybox']}"), image_id,
+                     env=env)
+    assert res.rc == 1
+    assert "unreachable" in res.error_line and "is the registry running" in res.error_line
+
+
+class _Broken(http.server.BaseHTTPRequestHandler):
+    """A registry that answers every blob request with 500 after serving real manifests."""
+
+    upstream = ""
+
+    def do_GET(self):  # noqa: N802
+        import urllib.request
+
+        if "/blobs/" in self.path:
+            self.send_response(500)
+            body = b'{"errors":[{"code":"UNKNOWN","message":"disk on fire"}]}'
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        req = urllib.request.Request(f"http://{self.upstream}{self.path}",
+                                     headers={"Accept": self.headers.get("Accept", "")})
+        with urllib.request.urlopen(req) as resp:
+            body = resp.read()
+            self.send_response(resp.status)
+            self.send_header("Content-Type", resp.headers["Content-Type"])
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_source_registry_answering_500_leaves_nothing(harness, images, hub, private_view,
+                                                      new_id):
+    _Broken.upstream = hub.host
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        image_id = new_id()
+        res = harness.ds("cp", ds_xml(image_id, path=f"docker://127.0.0.1:{port}/onedock-test/"
+                                                      "multi:latest"), image_id)
+        assert res.rc == 1
+        assert "answered 500" in res.error_line and "disk on fire" in res.error_line
+        repo = f"onedock/image-{image_id}"
+        assert private_view.digest(repo) is None
+        manifest = private_view.manifest  # blobs copied before the failure were unlinked
+        hub_manifest = type(private_view)(hub.host).manifest("onedock-test/multi")
+        for blob in [hub_manifest["config"], *hub_manifest["layers"]]:
+            assert not private_view.has_blob(repo, blob["digest"])
+        del manifest
+    finally:
+        server.shutdown()
