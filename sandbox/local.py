@@ -138,3 +138,48 @@ def build_images(client, hub: str, layers: int = 3, layer_mb: int = 4) -> dict[s
 
 def temp_root(prefix: str = "onedock-lab-") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+@dataclass
+class SecondEngine:
+    """Another dockerd with its own socket, data root and no networking: "host 2" for tests."""
+
+    root: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "docker.sock"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self, timeout: float = 60.0) -> SecondEngine:
+        self.root.mkdir(parents=True, exist_ok=True)
+        argv = ["dockerd", "-H", self.url, "--data-root", str(self.root / "data"),
+                "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "pid"),
+                "--bridge", "none", "--iptables=false", "--ip-masq=false"]
+        with open(self.root / "dockerd.log", "ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.root / "dockerd.log").read_text()[-800:])
+            if self.socket.exists():
+                probe = subprocess.run(["docker", "-H", self.url, "version"],
+                                       capture_output=True)
+                if probe.returncode == 0:
+                    return self
+            time.sleep(0.2)
+        raise RuntimeError(f"second dockerd did not come up within {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None

@@ -106,8 +106,8 @@ def run() -> int:
              f"{HOST}:/var/lib/one//datastores/0/{vm}", str(vm), "0")
         s.ds("MONITOR reports the registry's storage", "monitor", 1, _ds_xml(img))
         s.ds("oneimage delete: RM", "rm", img, _ds_xml(img, source=src))
-        left = [v.name for v in client.volumes.list(filters={"label": "org.opennebula.onedock.vmid"})
-                if v.attrs["Labels"].get("org.opennebula.onedock.vmid") == str(vm)]
+        label = f"org.opennebula.onedock.vmid={vm}"
+        left = [v.name for v in client.volumes.list(filters={"label": label})]
         print(f"\n==> volumes left for VM {vm}: {left or 'none'}")
         s.failed += bool(left)
         print(f"==> smoke {'PASSED' if not s.failed else f'FAILED ({s.failed} steps)'}")

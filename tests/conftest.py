@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ PROTOCOL = Path(__file__).resolve().parent / "protocol"
 REQUIRE = os.environ.get("ONEDOCK_REQUIRE_ENGINE") == "1"
 FRONTEND = "one-fe"
 HOST = "node01"
+HOST2 = "node02"
+DOWN = "node09"
 
 
 def _missing(what: str):
@@ -82,7 +85,26 @@ def remotes(lab_root):
 
 
 @pytest.fixture(scope="session")
-def conf(lab_root, private):
+def engine2(lab_root, docker_client):
+    """A second Docker engine standing in for host 2 (own socket and data root)."""
+    if shutil.which("dockerd") is None:
+        _missing("needs dockerd for a second engine")
+    engine = local.SecondEngine(Path(tempfile.mkdtemp(prefix="od2-", dir="/tmp")))
+    try:
+        engine.start()
+    except RuntimeError as exc:
+        _missing(f"second dockerd failed to start: {exc}")
+    import docker
+
+    engine.client = docker.DockerClient(base_url=engine.url, timeout=120)
+    yield engine
+    engine.client.close()
+    engine.stop()
+    shutil.rmtree(engine.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def conf(lab_root, private, engine2):
     path = lab_root / "onedock.conf"
     path.write_text(
         f'registry = "{private.host}"\n'
@@ -91,6 +113,8 @@ def conf(lab_root, private):
         f'frontend = "{FRONTEND}"\n'
         "[hosts]\n"
         f'{HOST} = "unix:///var/run/docker.sock"\n'
+        f'{HOST2} = "{engine2.url}"\n'
+        f'{DOWN} = "unix:///nonexistent/docker.sock"\n'
     )
     return path
 
