@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 
 import docker.errors
 import pytest
@@ -22,10 +23,8 @@ def vmdir(vmid: int, host: str = HOST) -> str:
 
 
 def _purge(client, vmid: int) -> None:
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         client.containers.get(f"one-{vmid}").remove(force=True)
-    except docker.errors.NotFound:
-        pass
     for vol in client.volumes.list(filters={"label": f"{VOL_LABEL}={vmid}"}):
         vol.remove(force=True)
     for image in client.images.list(name=f"one-{vmid}"):
