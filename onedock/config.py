@@ -116,8 +116,13 @@ def _check(data: dict, origin: str) -> dict:
                 raise OneDockError(
                     f"{origin}: hosts.{name} must be a unix://, ssh:// or tcp:// engine URL"
                 )
-    if "docker_url" in out and "{host}" not in out["docker_url"]:
-        raise OneDockError(f"{origin}: docker_url must contain {{host}}, e.g. ssh://{{host}}")
+    if "docker_url" in out:
+        try:
+            probe = out["docker_url"].format(host="node")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise OneDockError(f"{origin}: docker_url may only use {{host}}") from exc
+        if "{host}" not in out["docker_url"] or probe == out["docker_url"]:
+            raise OneDockError(f"{origin}: docker_url must contain {{host}}, e.g. ssh://{{host}}")
     if "timeout" in out and out["timeout"] <= 0:
         raise OneDockError(f"{origin}: timeout must be positive")
     if "copy_parallel" in out and not 1 <= out["copy_parallel"] <= 32:

@@ -10,11 +10,11 @@ from onedock.registry.reference import validate_repository
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
-_DISK = re.compile(r"^disk\.(\d{1,6})$")
+_DISK = re.compile(r"^disk\.([0-9]{1,6})$")
 
 
 def hostname(value: str, what: str = "host") -> str:
-    if len(value) > 253 or not _HOST.match(value):
+    if len(value) > 253 or not _HOST.fullmatch(value):
         raise OneDockError(f"{what} '{value[:80]}' is not a valid host name")
     return value
 
@@ -27,7 +27,7 @@ class HostPath:
     @property
     def disk_id(self) -> int | None:
         """N for `<sysdir>/disk.N`; None for the VM directory itself."""
-        match = _DISK.match(self.path.rsplit("/", 1)[-1])
+        match = _DISK.fullmatch(self.path.rsplit("/", 1)[-1])
         return int(match.group(1)) if match else None
 
     def __str__(self) -> str:
@@ -40,14 +40,14 @@ def host_path(arg: str, what: str = "argument") -> HostPath:
     if not sep:
         raise OneDockError(f"{what} '{arg[:80]}' is not host:path")
     hostname(host, what)
-    path = re.sub("/+", "/", path).rstrip("/") or "/"
+    path = re.sub("/+", "/", path).rstrip("/") or ("/" if path else "")
     if not path.startswith("/") or "\0" in path or "/../" in f"{path}/":
         raise OneDockError(f"{what} '{arg[:80]}' has an unsafe path")
     return HostPath(host, path)
 
 
 def number(arg: str, what: str) -> int:
-    if not re.fullmatch(r"-?\d{1,9}", arg):
+    if not re.fullmatch(r"-?[0-9]{1,9}", arg):
         raise OneDockError(f"{what} '{arg[:40]}' is not a number")
     return int(arg)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
+from onedock.errors import OneDockError
 from onedock.one.xmldoc import decode_base64, flat, integer, parse, text
 
 
@@ -73,8 +74,10 @@ def _vm(doc: Element, what: str) -> VM:
     history = doc.find("HISTORY_RECORDS/HISTORY")
     try:
         cpu = float(text(tmpl, "CPU", "1") or "1")
-    except ValueError:
-        cpu = 1.0
+    except ValueError as exc:
+        raise OneDockError(f"{what}: CPU is not a number") from exc
+    if not 0 < cpu < 4096:  # also refuses nan and inf
+        raise OneDockError(f"{what}: CPU must be a positive number of CPUs, got {cpu}")
     return VM(
         id=integer(doc, "ID", what),
         name=text(doc, "NAME"),

@@ -16,7 +16,7 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST = re.compile(rf"^{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]{{1,5}})?$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 DOCKER_HUB = "docker.io"
@@ -24,13 +24,13 @@ DOCKER_HUB_API = "registry-1.docker.io"
 
 
 def validate_registry_host(value: str, what: str = "registry") -> str:
-    if not _HOST.match(value) or len(value) > 255:
+    if not _HOST.fullmatch(value) or len(value) > 255:
         raise OneDockError(f"{what}: '{value}' is not a valid registry host[:port]")
     return value
 
 
 def validate_repository(value: str, what: str = "repository") -> str:
-    if not _REPOSITORY.match(value) or len(value) > 255:
+    if not _REPOSITORY.fullmatch(value) or len(value) > 255:
         raise OneDockError(
             f"{what}: '{value}' is not a valid repository name",
             hint="lower-case letters, digits and . _ - separators, '/' between components",
@@ -39,13 +39,13 @@ def validate_repository(value: str, what: str = "repository") -> str:
 
 
 def validate_digest(value: str) -> str:
-    if not _DIGEST.match(value):
+    if not _DIGEST.fullmatch(value):
         raise OneDockError(f"'{value}' is not a sha256 digest")
     return value
 
 
 def validate_tag(value: str) -> str:
-    if not _TAG.match(value):
+    if not _TAG.fullmatch(value):
         raise OneDockError(f"'{value}' is not a valid tag")
     return value
 
@@ -86,7 +86,7 @@ def parse(text: str) -> Reference:
     digest = None
     if "@" in text:
         text, digest = text.split("@", 1)
-        if not _DIGEST.match(digest):
+        if not _DIGEST.fullmatch(digest):
             raise OneDockError(
                 f"invalid image reference '{original}': digest must be sha256:<64 hex>"
             )
@@ -95,18 +95,22 @@ def parse(text: str) -> Reference:
     colon = text.rfind(":")
     if colon > slash:
         text, tag = text[:colon], text[colon + 1 :]
-        if not _TAG.match(tag):
+        if not _TAG.fullmatch(tag):
             raise OneDockError(f"invalid image reference '{original}': bad tag '{tag}'")
     first, _, rest = text.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):
         registry, repository = first, rest
-        if not _HOST.match(registry):
+        if registry in (DOCKER_HUB, "index.docker.io"):
+            registry = DOCKER_HUB
+            if "/" not in repository:
+                repository = f"library/{repository}"
+        if not _HOST.fullmatch(registry):
             raise OneDockError(f"invalid image reference '{original}': bad registry '{first}'")
     else:
         registry, repository = DOCKER_HUB, text
         if "/" not in repository:
             repository = f"library/{repository}"
-    if not _REPOSITORY.match(repository) or len(repository) > 255:
+    if not _REPOSITORY.fullmatch(repository) or len(repository) > 255:
         raise OneDockError(
             f"invalid image reference '{original}': bad repository name '{repository}'",
             hint="lower-case letters, digits and . _ - separators",
