@@ -39,6 +39,11 @@ def run_action(family: str, action: str, argv: list[str], remotes_root: Path | N
 
             func = tm.ACTIONS.get(action)
             arg = argv
+        elif family == "vmm":
+            from onedock.drivers import vmm
+
+            func = vmm.ACTIONS.get(action)
+            arg = argv
         else:
             func = None
         if func is None:
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     rem.add_argument("--dest", required=True, type=Path, help="e.g. /var/lib/one/remotes")
     rem.add_argument("--python", help="interpreter for the shims (default: this one)")
     act = sub.add_parser("action", help="run one driver action as oned would")
-    act.add_argument("family", choices=["datastore", "tm"])
+    act.add_argument("family", choices=["datastore", "tm", "vmm"])
     act.add_argument("action")
     act.add_argument("args", nargs=argparse.REMAINDER)
     act.add_argument("--remotes", type=Path, help="remotes dir holding etc/onedock/onedock.conf")

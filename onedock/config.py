@@ -41,6 +41,9 @@ class Config:
     hosts: dict[str, str] = field(default_factory=dict)
     timeout: float = 60.0
     copy_parallel: int = 4
+    local_docker: str = "unix:///var/run/docker.sock"
+    shutdown_timeout: int = 120
+    nic_helper: tuple[str, ...] = ("sudo", "-n", "onedock-nic")
 
     def engine_url(self, host: str) -> str:
         """Where the Docker engine of an OpenNebula host answers, as seen from this process."""
@@ -81,6 +84,9 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "hosts": dict,
     "timeout": (int, float),
     "copy_parallel": int,
+    "local_docker": str,
+    "shutdown_timeout": int,
+    "nic_helper": list,
 }
 
 
@@ -125,6 +131,14 @@ def _check(data: dict, origin: str) -> dict:
             raise OneDockError(f"{origin}: docker_url must contain {{host}}, e.g. ssh://{{host}}")
     if "timeout" in out and out["timeout"] <= 0:
         raise OneDockError(f"{origin}: timeout must be positive")
+    if "nic_helper" in out:
+        if not out["nic_helper"] or not all(isinstance(a, str) for a in out["nic_helper"]):
+            raise OneDockError(f"{origin}: nic_helper must be a non-empty list of strings")
+        out["nic_helper"] = tuple(out["nic_helper"])
+    if "local_docker" in out and not out["local_docker"].startswith(("unix://", "tcp://")):
+        raise OneDockError(f"{origin}: local_docker must be a unix:// or tcp:// engine URL")
+    if "shutdown_timeout" in out and not 0 <= out["shutdown_timeout"] <= 3600:
+        raise OneDockError(f"{origin}: shutdown_timeout must be between 0 and 3600 seconds")
     if "copy_parallel" in out and not 1 <= out["copy_parallel"] <= 32:
         raise OneDockError(f"{origin}: copy_parallel must be between 1 and 32")
     return out

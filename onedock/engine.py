@@ -8,6 +8,7 @@ http.client; the SDK stays the reference client of the tests and benchmarks.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import sys
@@ -182,6 +183,28 @@ class Engine:
         except NotFound:
             return False
         return True
+
+    def start(self, name: str) -> None:
+        self.request("POST", f"/containers/{_q(name)}/start", ok=(204, 304))
+
+    def stop(self, name: str, timeout: int) -> None:
+        self.request("POST", f"/containers/{_q(name)}/stop", query={"t": timeout},
+                     ok=(204, 304))
+
+    def kill(self, name: str) -> None:
+        with contextlib.suppress(Conflict):  # not running: already what a kill wants
+            self.request("POST", f"/containers/{_q(name)}/kill")
+
+    def restart(self, name: str, timeout: int) -> None:
+        self.request("POST", f"/containers/{_q(name)}/restart", query={"t": timeout})
+
+    def update(self, name: str, resources: dict) -> None:
+        self.json("POST", f"/containers/{_q(name)}/update", json_body=resources)
+
+    def exec_detached(self, name: str, cmd: list[str]) -> None:
+        created = self.json("POST", f"/containers/{_q(name)}/exec",
+                            json_body={"Cmd": cmd, "AttachStdout": False, "AttachStderr": False})
+        self.request("POST", f"/exec/{created['Id']}/start", json_body={"Detach": True})
 
     def get_archive(self, container: str, path: str) -> http.client.HTTPResponse:
         return self.request(

@@ -18,6 +18,10 @@ FAMILIES = {
     "datastore": ("cp", "stat", "clone", "rm", "mkfs", "monitor"),
     "tm": ("clone", "ln", "mkimage", "mkswap", "context", "delete", "mv", "mvds", "cpds",
            "premigrate", "postmigrate", "failmigrate"),
+    "vmm": ("deploy", "shutdown", "cancel", "reboot", "reset", "save", "restore", "migrate",
+            "attach_disk", "detach_disk", "attach_nic", "detach_nic", "prereconfigure",
+            "reconfigure", "snapshot_create", "snapshot_revert", "snapshot_delete", "resize",
+            "resize_disk"),
 }
 DRIVER = "onedock"
 

@@ -44,6 +44,11 @@ class VM:
     user_template: dict[str, str]
     ds_id: int
     hostname: str
+    boot: str = ""
+    context_disk: int = -1
+
+    def nic_context(self, nic_id: int, key: str) -> str:
+        return self.context.get(f"ETH{nic_id}_{key}", "")
 
 
 def _vm(doc: Element, what: str) -> VM:
@@ -91,6 +96,8 @@ def _vm(doc: Element, what: str) -> VM:
         user_template=flat(doc.find("USER_TEMPLATE")),
         ds_id=integer(history, "DS_ID", what, -1),
         hostname=text(history, "HOSTNAME"),
+        boot=text(tmpl, "OS/BOOT"),
+        context_disk=integer(tmpl, "CONTEXT/DISK_ID", what, -1),
     )
 
 

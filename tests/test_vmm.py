@@ -1,0 +1,370 @@
+"""VM_MAD=onedock: the lifecycle against the real engine, with NICs on a bridge the test makes."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+
+import docker.errors
+import pytest
+
+from tests.conftest import FRONTEND, HOST, HOST2, PROTOCOL, ds_xml
+from tests.test_tm import _purge, _tags, disk, vmdir
+
+SERVE = ('["sh","-c","mkdir -p /www && echo $ONE_VMID > /www/index.html && '
+         '(httpd -f -p 8080 -h /www &) && exec httpd -f -p 80 -h /www"]')
+
+
+class Bridge:
+    """A Linux bridge owned by the test, with the host's address on it."""
+
+    def __init__(self, name: str, net: str):
+        self.name = name
+        self.net = ipaddress.IPv4Network(net)
+        self.gateway = str(self.net.network_address + 1)
+        subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+        subprocess.run(["ip", "addr", "add", f"{self.gateway}/{self.net.prefixlen}", "dev", name],
+                       check=True)
+        subprocess.run(["ip", "link", "set", name, "up"], check=True)
+
+    def ip(self, n: int) -> str:
+        return str(self.net.network_address + n)
+
+    def remove(self) -> None:
+        subprocess.run(["ip", "link", "del", self.name], check=False)
+
+
+@pytest.fixture(scope="module")
+def bridges(docker_client):
+    if subprocess.run(["ip", "link", "show"], capture_output=True).returncode != 0:
+        pytest.skip("needs iproute2")
+    made = [Bridge("odtbr0", "10.213.10.0/24"), Bridge("odtbr1", "10.213.11.0/24")]
+    yield made
+    for bridge in made:
+        bridge.remove()
+
+
+def vm_xml(vmid: int, source: str, bridge: Bridge, ip: int, *, memory=128, cpu="0.5", vcpu=1,
+           command=SERVE, extra_disks=(), context_disk=1) -> str:
+    root = ET.fromstring((PROTOCOL / "lxc_deployment.xml").read_text())
+    root.find("ID").text = str(vmid)
+    root.find("NAME").text = f"test-{vmid}"
+    tmpl = root.find("TEMPLATE")
+    tmpl.find("MEMORY").text = str(memory)
+    tmpl.find("CPU").text = cpu
+    ET.SubElement(tmpl, "VCPU").text = str(vcpu)
+    d0 = tmpl.find("DISK")
+    d0.find("SOURCE").text = source
+    d0.find("TM_MAD").text = "onedock"
+    for disk_id, target, extra in extra_disks:
+        d = ET.SubElement(tmpl, "DISK")
+        for key, value in {"DISK_ID": disk_id, "TARGET": target, "TM_MAD": "onedock",
+                           "TYPE": "FS", **extra}.items():
+            ET.SubElement(d, key).text = str(value)
+    nic = tmpl.find("NIC")
+    mac = "02:00:" + ":".join(f"{int(b):02x}" for b in bridge.ip(ip).split("."))
+    nic.find("BRIDGE").text = bridge.name
+    nic.find("IP").text = bridge.ip(ip)
+    nic.find("MAC").text = mac
+    nic.find("TARGET").text = f"one-{vmid}-0"
+    ctx = tmpl.find("CONTEXT")
+    ctx.find("DISK_ID").text = str(context_disk)
+    ctx.find("ETH0_IP").text = bridge.ip(ip)
+    ctx.find("ETH0_MAC").text = mac
+    ET.SubElement(ctx, "ETH0_MASK").text = str(bridge.net.netmask)
+    ET.SubElement(ctx, "ETH0_GATEWAY").text = bridge.gateway
+    ET.SubElement(ctx, "HOSTNAME").text = f"vm{vmid}"
+    ET.SubElement(ctx, "START_SCRIPT").text = "echo started > /tmp/start-script-ran"
+    hist = root.find("HISTORY_RECORDS/HISTORY")
+    hist.find("VM_MAD").text = "onedock"
+    root.find("USER_TEMPLATE").find("HYPERVISOR").text = "onedock"
+    if command:
+        ET.SubElement(root.find("USER_TEMPLATE"), "DOCKER_COMMAND").text = command
+    return ET.tostring(root, encoding="unicode")
+
+
+def drv(vm: str, host: str = HOST, migr: str = "") -> bytes:
+    """VMM_DRIVER_ACTION_DATA as one_vmm_exec writes it to a step's stdin."""
+    migr_el = f"<MIGR_HOST>{migr}</MIGR_HOST>" if migr else "<MIGR_HOST/>"
+    return (f"<VMM_DRIVER_ACTION_DATA><HOST>{host}</HOST>{migr_el}<DEPLOY_ID/>"
+            f"<LOCAL_DEPLOYMENT_FILE/><REMOTE_DEPLOYMENT_FILE/><CHECKPOINT_FILE/><TM_COMMAND/>"
+            f"<TM_COMMAND_ROLLBACK/><DISK_TARGET_PATH/>{vm}<DATASTORE><ID>0</ID></DATASTORE>"
+            f"</VMM_DRIVER_ACTION_DATA>\n").encode()
+
+
+def get(ip: str, port: int, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{ip}:{port}/", timeout=1) as resp:
+                return resp.read().decode().strip()
+        except OSError as exc:
+            last = exc
+            time.sleep(0.05)
+    raise AssertionError(f"{ip}:{port} not reachable: {last}")
+
+
+def unreachable(ip: str, port: int) -> bool:
+    try:
+        urllib.request.urlopen(f"http://{ip}:{port}/", timeout=0.5)
+    except OSError:
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def image_source(harness, images):
+    image_id = 800000 + id(harness) % 1000
+    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images['busybox']}"), image_id)
+    assert res.rc == 0, res.stderr
+    return res.stdout.split()[0]
+
+
+@pytest.fixture
+def staged(harness, image_source, new_id, docker_client, engine2, tmp_path):
+    """A VM whose prolog ran: disk.0 cloned, context in disk.1."""
+    vmid = new_id()
+    assert harness.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0), str(vmid),
+                      "1").rc == 0
+    ctx = tmp_path / "context.sh"
+    ctx.write_text(f"# Context variables generated by OpenNebula\nHOSTNAME='vm{vmid}'\n")
+    assert harness.tm("context", str(ctx), disk(vmid, 1), str(vmid), "0").rc == 0
+    yield vmid
+    _purge(docker_client, vmid)
+    _purge(engine2.client, vmid)
+
+
+def vmm(harness, action, *args, stdin=b""):
+    script = harness.remotes / "vmm" / "onedock" / action
+    return harness._run([str(script), *args], stdin)
+
+
+def deploy(harness, vmid, xml, host=HOST):
+    return vmm(harness, "deploy", f"/var/lib/one//datastores/0/{vmid}/deployment.0", host,
+               str(vmid), host, stdin=xml.encode() + b"\n")
+
+
+def test_deploy_reaches_every_port_at_the_nic_ip(harness, bridges, staged, image_source,
+                                                 docker_client):
+    vmid, br = staged, bridges[0]
+    res = deploy(harness, vmid, vm_xml(vmid, image_source, br, 20))
+    assert (res.rc, res.stdout, res.stderr) == (0, f"one-{vmid}\n", "")
+    assert get(br.ip(20), 80) == str(vmid)
+    assert get(br.ip(20), 8080) == str(vmid)
+    box = docker_client.containers.get(f"one-{vmid}")
+    hc = box.attrs["HostConfig"]
+    assert hc["Memory"] == 128 << 20 and hc["NanoCpus"] == 1_000_000_000
+    assert hc["CpuShares"] == 512 and hc["Privileged"] is False
+    assert "no-new-privileges" in hc["SecurityOpt"] and "NET_RAW" in hc["CapDrop"]
+    assert box.attrs["Config"]["Hostname"] == f"vm{vmid}"
+    out = box.exec_run(["sh", "-c", "cat /sys/class/net/eth0/address; "
+                        "cat /run/one-context/context.sh; cat /tmp/start-script-ran; "
+                        "cat /root/.ssh/authorized_keys"]).output.decode()
+    assert f"02:00:0a:d5:0a:{20:02x}" in out and f"HOSTNAME='vm{vmid}'" in out
+    assert "started" in out and "ssh-ed25519 AAAA" in out
+
+
+def test_lifecycle_keeps_the_writable_layer(harness, bridges, staged, image_source,
+                                            docker_client, tmp_path):
+    vmid, br = staged, bridges[0]
+    xml = vm_xml(vmid, image_source, br, 21)
+    data = drv(xml)
+    dep = f"one-{vmid}"
+    assert deploy(harness, vmid, xml).rc == 0
+    box = docker_client.containers.get(dep)
+    box.exec_run(["sh", "-c", "echo survived > /root/mark"])
+    # poweroff then resume: a SHUTDOWN, later a DEPLOY again
+    assert vmm(harness, "shutdown", dep, HOST, str(vmid), HOST, stdin=data).rc == 0
+    assert docker_client.containers.get(dep).status == "exited"
+    assert unreachable(br.ip(21), 80)
+    assert deploy(harness, vmid, xml).rc == 0
+    assert get(br.ip(21), 80) == str(vmid)
+    for action in ("reboot", "reset"):
+        res = vmm(harness, action, dep, HOST, str(vmid), HOST, stdin=data)
+        assert res.rc == 0, res.stderr
+        assert get(br.ip(21), 8080) == str(vmid)
+    # suspend / resume
+    checkpoint = tmp_path / "ds" / str(vmid) / "checkpoint"
+    res = vmm(harness, "save", dep, str(checkpoint), HOST, str(vmid), HOST, stdin=data)
+    assert res.rc == 0, res.stderr
+    assert json.loads(checkpoint.read_text())["vmid"] == vmid
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(dep)
+    res = vmm(harness, "restore", str(checkpoint), HOST, dep, str(vmid), HOST, stdin=data)
+    assert res.rc == 0, res.stderr
+    assert get(br.ip(21), 80) == str(vmid)
+    box = docker_client.containers.get(dep)
+    assert box.exec_run(["cat", "/root/mark"]).output.decode().strip() == "survived"
+    # snapshots
+    res = vmm(harness, "snapshot_create", dep, "0", str(vmid), HOST, stdin=data)
+    assert (res.rc, res.stdout) == (0, "snap-0\n"), res.stderr
+    box.exec_run(["sh", "-c", "echo later > /root/mark"])
+    res = vmm(harness, "snapshot_revert", dep, "snap-0", str(vmid), HOST, stdin=data)
+    assert res.rc == 0, res.stderr
+    box = docker_client.containers.get(dep)
+    assert box.exec_run(["cat", "/root/mark"]).output.decode().strip() == "survived"
+    assert get(br.ip(21), 80) == str(vmid)
+    assert vmm(harness, "snapshot_delete", dep, "snap-0", str(vmid), HOST, stdin=data).rc == 0
+    assert f"one-{vmid}:snap-0" not in _tags(docker_client, vmid)
+    # hard poweroff, twice (already stopped is fine), then terminate's epilog
+    for _ in range(2):
+        assert vmm(harness, "cancel", dep, HOST, str(vmid), HOST, stdin=data).rc == 0
+    assert harness.tm("delete", vmdir(vmid), str(vmid), "0").rc == 0
+    assert vmm(harness, "shutdown", dep, HOST, str(vmid), HOST, stdin=data).rc == 0
+
+
+def test_resize_live(harness, bridges, staged, image_source, docker_client):
+    vmid, br = staged, bridges[0]
+    assert deploy(harness, vmid, vm_xml(vmid, image_source, br, 22)).rc == 0
+    bigger = vm_xml(vmid, image_source, br, 22, memory=256, cpu="1.5", vcpu=2)
+    res = vmm(harness, "resize", f"one-{vmid}", str(vmid), HOST, stdin=drv(bigger))
+    assert res.rc == 0, res.stderr
+    hc = docker_client.containers.get(f"one-{vmid}").attrs["HostConfig"]
+    assert hc["Memory"] == 256 << 20 and hc["NanoCpus"] == 2_000_000_000
+    assert hc["CpuShares"] == 1536
+    assert get(br.ip(22), 80) == str(vmid)
+
+
+def test_hot_attach_and_detach_nic(harness, bridges, staged, image_source, docker_client):
+    vmid, (br0, br1) = staged, bridges
+    xml = vm_xml(vmid, image_source, br0, 23)
+    assert deploy(harness, vmid, xml).rc == 0
+    root = ET.fromstring(xml)
+    nic = ET.SubElement(root.find("TEMPLATE"), "NIC")
+    mac = "02:00:0a:d5:0b:17"
+    for key, value in {"NIC_ID": "1", "BRIDGE": br1.name, "IP": br1.ip(23), "MAC": mac,
+                       "TARGET": f"one-{vmid}-1", "ATTACH": "YES"}.items():
+        ET.SubElement(nic, key).text = value
+    data = drv(ET.tostring(root, encoding="unicode"))
+    res = vmm(harness, "attach_nic", f"one-{vmid}", mac, br1.name, "-", "bridge",
+              f"one-{vmid}-1", str(vmid), HOST, stdin=data)
+    assert res.rc == 0, res.stderr
+    assert get(br1.ip(23), 8080) == str(vmid)
+    assert get(br0.ip(23), 80) == str(vmid)
+    res = vmm(harness, "detach_nic", f"one-{vmid}", mac, str(vmid), HOST, stdin=data)
+    assert res.rc == 0, res.stderr
+    assert unreachable(br1.ip(23), 80)
+    assert get(br0.ip(23), 80) == str(vmid)
+
+
+def test_hot_attach_and_detach_disk(harness, bridges, staged, image_source, docker_client):
+    vmid, br = staged, bridges[0]
+    xml = vm_xml(vmid, image_source, br, 24)
+    assert deploy(harness, vmid, xml).rc == 0
+    assert harness.tm("mkimage", "16", "raw", disk(vmid, 2), str(vmid), "0").rc == 0
+    attached = vm_xml(vmid, image_source, br, 24,
+                      extra_disks=[(2, "vdb", {"ATTACH": "YES", "MOUNTPOINT": "/data/vdb"})])
+    res = vmm(harness, "attach_disk", f"one-{vmid}", f"/var/lib/one//datastores/0/{vmid}/disk.2",
+              "vdb", "1", "e30=", str(vmid), HOST, stdin=drv(attached))
+    assert res.rc == 0, res.stderr
+    box = docker_client.containers.get(f"one-{vmid}")
+    assert box.exec_run(["sh", "-c", "echo hot > /data/vdb/f"]).exit_code == 0
+    vol = docker_client.volumes.get(f"one-{vmid}-disk.2")
+    check = docker_client.containers.run(
+        box.image.id, ["cat", "/v/f"], remove=True, network_disabled=True,
+        volumes={vol.name: {"bind": "/v"}}, entrypoint=[])
+    assert check.decode().strip() == "hot"
+    res = vmm(harness, "detach_disk", f"one-{vmid}", f"/var/lib/one//datastores/0/{vmid}/disk.2",
+              "vdb", "1", str(vmid), HOST, stdin=drv(attached))
+    assert res.rc == 0, res.stderr
+    assert box.exec_run(["cat", "/data/vdb/f"]).exit_code != 0
+    assert harness.tm("delete", disk(vmid, 2), str(vmid), "0").rc == 0
+
+
+def test_cold_migration_to_a_second_engine(harness, bridges, staged, image_source,
+                                           docker_client, engine2):
+    vmid, br = staged, bridges[0]
+    xml = vm_xml(vmid, image_source, br, 25)
+    assert deploy(harness, vmid, xml).rc == 0
+    docker_client.containers.get(f"one-{vmid}").exec_run(["sh", "-c", "echo moved > /root/m"])
+    res = vmm(harness, "migrate", f"one-{vmid}", HOST2, HOST, str(vmid), HOST,
+              stdin=drv(xml, HOST, HOST2))
+    assert res.rc == 0, res.stderr
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(f"one-{vmid}")
+    box = engine2.client.containers.get(f"one-{vmid}")
+    assert box.exec_run(["cat", "/root/m"]).output.decode().strip() == "moved"
+    assert get(br.ip(25), 80) == str(vmid)
+
+
+# -- bad input and faults ---------------------------------------------------------------------
+
+
+def test_deploy_of_an_unstaged_image_leaves_nothing(harness, bridges, image_source, new_id,
+                                                    docker_client):
+    vmid = new_id()
+    res = deploy(harness, vmid, vm_xml(vmid, image_source, bridges[0], 30, context_disk=-1))
+    assert res.rc == 1
+    assert "boot disk is not staged on this host" in res.error_line
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(f"one-{vmid}")
+
+
+def test_deploy_on_a_missing_bridge_leaves_nothing(harness, staged, image_source,
+                                                   docker_client):
+    vmid = staged
+    ghost = Bridge.__new__(Bridge)
+    ghost.name, ghost.net = "odtnobr", ipaddress.IPv4Network("10.213.99.0/24")
+    ghost.gateway = "10.213.99.1"
+    res = deploy(harness, vmid, vm_xml(vmid, image_source, ghost, 5))
+    assert res.rc == 1
+    assert "bridge 'odtnobr' does not exist on this host" in res.error_line
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(f"one-{vmid}")
+
+
+def test_duplicate_ip_is_refused(harness, bridges, staged, image_source, new_id, docker_client,
+                                 tmp_path):
+    first, br = staged, bridges[0]
+    assert deploy(harness, first, vm_xml(first, image_source, br, 31)).rc == 0
+    second = new_id()
+    try:
+        assert harness.tm("clone", f"{FRONTEND}:{image_source}", disk(second, 0), str(second),
+                          "1").rc == 0
+        res = deploy(harness, second, vm_xml(second, image_source, br, 31, context_disk=-1))
+        assert res.rc == 1
+        assert f"IP {br.ip(31)} is already used by one-{first}" in res.error_line
+        with pytest.raises(docker.errors.NotFound):
+            docker_client.containers.get(f"one-{second}")
+    finally:
+        _purge(docker_client, second)
+
+
+def test_deploy_retried_converges(harness, bridges, staged, image_source, docker_client):
+    vmid, br = staged, bridges[0]
+    xml = vm_xml(vmid, image_source, br, 32)
+    for _ in range(3):
+        res = deploy(harness, vmid, xml)
+        assert res.rc == 0, res.stderr
+    assert get(br.ip(32), 80) == str(vmid)
+    links = subprocess.run(["ip", "-o", "link", "show", "master", br.name], capture_output=True,
+                           text=True).stdout
+    assert links.count(f"one-{vmid}-0") == 1
+
+
+def test_actions_on_a_missing_container(harness, new_id):
+    vmid = new_id()
+    data = drv(f"<VM><ID>{vmid}</ID><TEMPLATE/></VM>")
+    for action in ("shutdown", "cancel"):
+        res = vmm(harness, action, f"one-{vmid}", HOST, str(vmid), HOST, stdin=data)
+        assert res.rc == 0, res.stderr  # already gone is what was asked
+    res = vmm(harness, "reboot", f"one-{vmid}", HOST, str(vmid), HOST, stdin=data)
+    assert res.rc == 1
+    assert f"No such container: one-{vmid}" in res.error_line
+
+
+def test_hostile_vmm_arguments(harness, new_id):
+    res = vmm(harness, "shutdown", "one-1;reboot", HOST, "1", HOST, stdin=b"<x/>")
+    assert res.rc == 1 and "not an onedock deploy id" in res.error_line
+    res = vmm(harness, "deploy", "/x", HOST, "7", HOST, stdin=b"<VM><ID>8</ID></VM>")
+    assert res.rc == 1 and "is for VM 8, not 7" in res.error_line
+    res = vmm(harness, "deploy", "/x", HOST, "7", HOST, stdin=b"<!DOCTYPE x [<!ENTITY a 'b'>]>"
+              b"<VM>&a;</VM>")
+    assert res.rc == 1 and "forbidden XML" in res.error_line
+    res = vmm(harness, "resize_disk", "one-1", "0", "10", "e30=", HOST, "1", HOST, stdin=b"")
+    assert res.rc == 1 and "no fixed size" in res.error_line
