@@ -6,6 +6,7 @@ Nothing here reaches the network: images are made from Debian's busybox-static b
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import socket
@@ -134,6 +135,21 @@ def build_images(client, hub: str, layers: int = 3, layer_mb: int = 4) -> dict[s
             if line.get("error"):
                 raise RuntimeError(f"push {repo}: {line['error']}")
     return {"busybox": f"{base}:latest", "multi": f"{multi}:latest"}
+
+
+def remove_images(client, registries: tuple[str, ...]) -> None:
+    """Remove every image tagged or pulled from these registries, children before parents."""
+    for _ in range(6):  # a parent only goes once the images built on it are gone
+        doomed = [
+            image for image in client.images.list(all=True)
+            if any(ref.startswith(f"{reg}/") for reg in registries
+                   for ref in image.tags + (image.attrs.get("RepoDigests") or []))
+        ]
+        if not doomed:
+            return
+        for image in doomed:
+            with contextlib.suppress(Exception):  # has children, or gone with another
+                client.images.remove(image.id, force=True)
 
 
 def temp_root(prefix: str = "onedock-lab-") -> Path:

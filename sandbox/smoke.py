@@ -113,6 +113,8 @@ def run() -> int:
         print(f"==> smoke {'PASSED' if not s.failed else f'FAILED ({s.failed} steps)'}")
         return 1 if s.failed else 0
     finally:
+        if hub is not None and private is not None:
+            local.remove_images(docker.from_env(), (hub.host, private.host))
         for reg in (hub, private):
             if reg is not None:
                 reg.stop()

@@ -72,8 +72,9 @@ def private(lab_root):
 
 
 @pytest.fixture(scope="session")
-def images(docker_client, hub):
-    return local.build_images(docker_client, hub.host)
+def images(docker_client, hub, private):
+    yield local.build_images(docker_client, hub.host)
+    local.remove_images(docker_client, (hub.host, private.host))
 
 
 @pytest.fixture(scope="session")

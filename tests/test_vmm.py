@@ -368,3 +368,46 @@ def test_hostile_vmm_arguments(harness, new_id):
     assert res.rc == 1 and "forbidden XML" in res.error_line
     res = vmm(harness, "resize_disk", "one-1", "0", "10", "e30=", HOST, "1", HOST, stdin=b"")
     assert res.rc == 1 and "no fixed size" in res.error_line
+
+
+def test_deploy_with_a_datablock_at_boot(harness, bridges, staged, image_source, docker_client,
+                                         new_id):
+    vmid, br = staged, bridges[0]
+    block = new_id()
+    assert harness.ds("mkfs", ds_xml(block, size=16, type_=2), block).rc == 0
+    assert harness.tm("clone", f"{FRONTEND}:onedock/image-{block}", disk(vmid, 2), str(vmid),
+                      "1").rc == 0
+    xml = vm_xml(vmid, image_source, br, 26, extra_disks=[(2, "vdc", {"IMAGE_ID": block})])
+    assert deploy(harness, vmid, xml).rc == 0
+    box = docker_client.containers.get(f"one-{vmid}")
+    assert box.exec_run(["sh", "-c", "echo boot > /mnt/vdc/f && cat /mnt/vdc/f"]) \
+        .output.decode().strip() == "boot"
+
+
+def test_twenty_deploys_at_once(harness, bridges, image_source, new_id, docker_client):
+    br = bridges[1]
+    vmids = [new_id() for _ in range(20)]
+    try:
+        for vmid in vmids:
+            assert harness.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0), str(vmid),
+                              "1").rc == 0
+        script = harness.remotes / "vmm" / "onedock" / "deploy"
+        procs = []
+        for n, vmid in enumerate(vmids):
+            proc = subprocess.Popen(
+                [str(script), f"/var/lib/one//datastores/0/{vmid}/deployment.0", HOST,
+                 str(vmid), HOST],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=harness.env)
+            xml = vm_xml(vmid, image_source, br, 100 + n, context_disk=-1)
+            proc.stdin.write(xml.encode() + b"\n")
+            proc.stdin.close()
+            procs.append(proc)
+        for vmid, proc in zip(vmids, procs, strict=True):
+            assert proc.wait(timeout=180) == 0, proc.stderr.read().decode()
+            assert proc.stdout.read().decode() == f"one-{vmid}\n"
+        for n, vmid in enumerate(vmids):
+            assert get(br.ip(100 + n), 80) == str(vmid)
+    finally:
+        for vmid in vmids:
+            _purge(docker_client, vmid)
