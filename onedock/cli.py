@@ -6,9 +6,8 @@ printed on stdout but what oned reads from the action.
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
-from pathlib import Path
 
 from onedock.errors import OneDockError
 
@@ -24,7 +23,7 @@ def _datastore_payload(argv: list[str]) -> bytes:
     return sys.stdin.buffer.read()
 
 
-def run_action(family: str, action: str, argv: list[str], remotes_root: Path | None) -> int:
+def run_action(family: str, action: str, argv: list[str], remotes_root: str | None) -> int:
     try:
         from onedock import config
 
@@ -58,8 +57,6 @@ def run_action(family: str, action: str, argv: list[str], remotes_root: Path | N
     except KeyboardInterrupt:
         return _fail(f"{family}/{action}: interrupted")
     except Exception as exc:  # a bug: still one line for oned, details with ONEDOCK_DEBUG
-        import os
-
         if os.environ.get("ONEDOCK_DEBUG"):
             import traceback
 
@@ -75,12 +72,16 @@ def _fail(message: str) -> int:
 
 def driver_main(script: str) -> None:
     """Run the action a remotes shim stands for: <remotes>/<family>/onedock/<action>."""
-    path = Path(script).absolute()
-    family, action = path.parent.parent.name, path.name
-    sys.exit(run_action(family, action, sys.argv[1:], path.parent.parent.parent))
+    folder, action = os.path.split(os.path.abspath(script))
+    family_dir = os.path.dirname(folder)
+    family = os.path.basename(family_dir)
+    sys.exit(run_action(family, action, sys.argv[1:], os.path.dirname(family_dir)))
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+    from pathlib import Path
+
     parser = argparse.ArgumentParser(prog="onedock", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     rem = sub.add_parser("remotes", help="write the driver tree into an OpenNebula remotes dir")

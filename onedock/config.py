@@ -8,19 +8,17 @@ config otherwise shows up much later as a confusing pull or push failure.
 from __future__ import annotations
 
 import os
-import platform
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from onedock.errors import OneDockError
 
 CONF_ENV = "ONEDOCK_CONF"
-CONF_RELATIVE = Path("etc/onedock/onedock.conf")
+CONF_RELATIVE = "etc/onedock/onedock.conf"
 
 
 def _default_platform() -> str:
-    machine = platform.machine().lower()
+    machine = os.uname().machine.lower()
     arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
     return f"linux/{arch}"
 
@@ -61,7 +59,8 @@ class Config:
         if not self.registry_password_file:
             return ""
         try:
-            return Path(self.registry_password_file).read_text().strip()
+            with open(self.registry_password_file) as handle:
+                return handle.read().strip()
         except OSError as exc:
             raise OneDockError(
                 f"cannot read registry_password_file {self.registry_password_file}: "
@@ -144,22 +143,23 @@ def _check(data: dict, origin: str) -> dict:
     return out
 
 
-def config_path(remotes_root: Path | None) -> Path | None:
+def config_path(remotes_root: str | os.PathLike | None) -> str | None:
     env = os.environ.get(CONF_ENV)
     if env:
-        return Path(env)
+        return env
     if remotes_root is not None:
-        return remotes_root / CONF_RELATIVE
+        return os.path.join(os.fspath(remotes_root), CONF_RELATIVE)
     return None
 
 
-def load(remotes_root: Path | None = None) -> Config:
+def load(remotes_root: str | os.PathLike | None = None) -> Config:
     """Read the config the way a driver action sees it: $ONEDOCK_CONF, else the remotes tree."""
     path = config_path(remotes_root)
-    if path is None or (not path.exists() and CONF_ENV not in os.environ):
+    if path is None or (not os.path.exists(path) and CONF_ENV not in os.environ):
         return Config()
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except OSError as exc:
         raise OneDockError(
             f"cannot read config {path}: {exc.strerror}", hint=f"check {CONF_ENV} or the file"
@@ -168,4 +168,4 @@ def load(remotes_root: Path | None = None) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise OneDockError(f"config {path} is not valid TOML: {exc}") from exc
-    return Config(**_check(data, str(path)))
+    return Config(**_check(data, path))

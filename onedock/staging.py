@@ -10,8 +10,6 @@ in `<prefix>/vm-<vmid>` (or an image's own repository) and *staged* again from t
 from __future__ import annotations
 
 import contextlib
-import io
-import tarfile
 
 from onedock import names, registries
 from onedock.config import Config
@@ -110,6 +108,9 @@ class Host:
         repo, tag = names.SCRATCH
         ref = f"{repo}:{tag}"
         if self.engine.image_inspect(ref) is None:
+            import io
+            import tarfile
+
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w") as tar:
                 info = tarfile.TarInfo(".onedock-scratch")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import re
 import socket
-import ssl
 import subprocess
 from urllib.parse import urlsplit
 
@@ -89,5 +88,7 @@ def registry_connection(
 ) -> http.client.HTTPConnection:
     if not secure:
         return http.client.HTTPConnection(host, timeout=timeout, blocksize=BLOCK)
+    import ssl  # only TLS registries pay for it
+
     context = ssl.create_default_context(cafile=ca or None)
     return http.client.HTTPSConnection(host, timeout=timeout, context=context, blocksize=BLOCK)

@@ -68,7 +68,7 @@ def test_reads_the_remotes_tree(tmp_path):
     path = tmp_path / "etc" / "onedock" / "onedock.conf"
     path.parent.mkdir(parents=True)
     path.write_text('registry = "reg.example:5000"\ncopy_parallel = 8\n')
-    assert config.config_path(tmp_path) == path
+    assert config.config_path(tmp_path) == str(path)
     cfg = load(remotes_root=tmp_path)
     assert cfg.registry == "reg.example:5000"
     assert cfg.copy_parallel == 8
@@ -80,7 +80,7 @@ def test_env_overrides_remotes_tree(tmp_path, conf):
     tree.parent.mkdir(parents=True)
     tree.write_text('registry = "tree.example:5000"\n')
     path = conf('registry = "env.example:5000"\n')
-    assert config.config_path(tmp_path / "remotes") == path
+    assert config.config_path(tmp_path / "remotes") == str(path)
     assert load(remotes_root=tmp_path / "remotes").registry == "env.example:5000"
 
 

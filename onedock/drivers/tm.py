@@ -6,16 +6,13 @@ TM scripts run on the front-end and reach each host's Docker engine over ssh (co
 
 from __future__ import annotations
 
-import io
 import os
 import sys
-import tarfile
 
 from onedock import names, registries
 from onedock.config import Config
 from onedock.errors import OneDockError
 from onedock.one.transfer import HostPath, host_path, number, source
-from onedock.one.vm import parse_vm_base64
 from onedock.staging import Host
 
 TAG = "latest"
@@ -63,6 +60,9 @@ def context(cfg: Config, argv: list[str]) -> str:
     *files, dst, vmid, _ = argv
     dst, vmid = host_path(dst, "destination"), number(vmid, "vmid")
     disk_id = _disk(dst)
+    import io
+    import tarfile
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for index, spec in enumerate(files):
@@ -162,6 +162,7 @@ def cpds(cfg: Config, argv: list[str]) -> str:
 def _migrate_args(argv: list[str]):
     src, dst, _sysdir, vmid, _ = _args(argv, 5, "src_host dst_host sysdir vmid dsid")
     from onedock.one.transfer import hostname
+    from onedock.one.vm import parse_vm_base64
 
     vm = parse_vm_base64(sys.stdin.buffer.read(), "VM document on stdin")
     return hostname(src, "source host"), hostname(dst, "destination host"), \
