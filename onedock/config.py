@@ -42,6 +42,8 @@ class Config:
     local_docker: str = "unix:///var/run/docker.sock"
     shutdown_timeout: int = 120
     nic_helper: tuple[str, ...] = ("sudo", "-n", "onedock-nic")
+    state_dir: str = "/var/tmp/onedock"
+    probe_timeout: float = 5.0
 
     def engine_url(self, host: str) -> str:
         """Where the Docker engine of an OpenNebula host answers, as seen from this process."""
@@ -86,6 +88,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "local_docker": str,
     "shutdown_timeout": int,
     "nic_helper": list,
+    "state_dir": str,
+    "probe_timeout": (int, float),
 }
 
 

@@ -3,50 +3,31 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 
-import docker.errors
 import pytest
 
-from tests.conftest import DOWN, FRONTEND, HOST, HOST2, PROTOCOL, ds_xml
-
-SYS = "/var/lib/one//datastores/0"
-VOL_LABEL = "org.opennebula.onedock.vmid"
-
-
-def disk(vmid: int, n: int, host: str = HOST) -> str:
-    return f"{host}:{SYS}/{vmid}/disk.{n}"
-
-
-def vmdir(vmid: int, host: str = HOST) -> str:
-    return f"{host}:{SYS}/{vmid}"
-
-
-def _purge(client, vmid: int) -> None:
-    with contextlib.suppress(docker.errors.NotFound):
-        client.containers.get(f"one-{vmid}").remove(force=True)
-    for vol in client.volumes.list(filters={"label": f"{VOL_LABEL}={vmid}"}):
-        vol.remove(force=True)
-    for image in client.images.list(name=f"one-{vmid}"):
-        for tag in image.tags:
-            if tag.startswith(f"one-{vmid}:"):
-                client.images.remove(tag, force=True)
-
-
-def _tags(client, vmid: int) -> set[str]:
-    return {t for i in client.images.list(name=f"one-{vmid}") for t in i.tags}
-
-
-def _volumes(client, vmid: int) -> set[str]:
-    return {v.name for v in client.volumes.list(filters={"label": f"{VOL_LABEL}={vmid}"})}
+from tests.conftest import PROTOCOL, ds_xml
+from tests.helpers import (
+    DOWN,
+    FRONTEND,
+    HOST,
+    HOST2,
+    SYS,
+    VOL_LABEL,
+    disk,
+    purge,
+    tags,
+    vmdir,
+    volumes,
+)
 
 
 @pytest.fixture
 def vm(new_id, docker_client, engine2):
     vmid = new_id()
     yield vmid
-    _purge(docker_client, vmid)
-    _purge(engine2.client, vmid)
+    purge(docker_client, vmid)
+    purge(engine2.client, vmid)
 
 
 @pytest.fixture(scope="module")
@@ -93,14 +74,14 @@ def test_clone_stages_the_pinned_image(harness, source, private_view, private, d
 def test_ln_stages_a_persistent_image(harness, source, docker_client, vm):
     res = harness.tm("ln", f"{FRONTEND}:{source}", disk(vm, 1), str(vm), "1")
     assert res.rc == 0, res.stderr
-    assert f"one-{vm}:disk.1" in _tags(docker_client, vm)
+    assert f"one-{vm}:disk.1" in tags(docker_client, vm)
 
 
 def test_clone_of_an_unregistered_source(harness, docker_client, vm):
     res = harness.tm("clone", f"{FRONTEND}:onedock/image-424242", disk(vm, 0), str(vm), "1")
     assert res.rc == 1
     assert "onedock/image-424242:latest is not in the private registry" in res.error_line
-    assert _tags(docker_client, vm) == set()
+    assert tags(docker_client, vm) == set()
 
 
 HOSTILE = [
@@ -123,7 +104,7 @@ def test_hostile_arguments(harness, docker_client, src, dst, vmid, message):
     assert res.rc == 1
     assert message in res.error_line
     assert res.error_line.startswith("tm/clone: ")
-    assert _tags(docker_client, 5) == set()
+    assert tags(docker_client, 5) == set()
 
 
 def test_wrong_argument_count(harness):
@@ -172,7 +153,7 @@ def test_context_lands_in_a_volume(harness, docker_client, images, tmp_path, vm)
 def test_context_with_a_missing_file_makes_nothing(harness, docker_client, tmp_path, vm):
     res = harness.tm("context", str(tmp_path / "nope.sh"), disk(vm, 1), str(vm), "0")
     assert res.rc == 1 and "cannot read context file" in res.error_line
-    assert _volumes(docker_client, vm) == set()
+    assert volumes(docker_client, vm) == set()
 
 
 def test_datablock_from_mkfs_becomes_a_volume(harness, docker_client, new_id, vm):
@@ -180,8 +161,8 @@ def test_datablock_from_mkfs_becomes_a_volume(harness, docker_client, new_id, vm
     assert harness.ds("mkfs", ds_xml(image_id, size=64, type_=2), image_id).rc == 0
     res = harness.tm("clone", f"{FRONTEND}:onedock/image-{image_id}", disk(vm, 1), str(vm), "1")
     assert res.rc == 0, res.stderr
-    assert f"one-{vm}-disk.1" in _volumes(docker_client, vm)
-    assert _tags(docker_client, vm) == set()
+    assert f"one-{vm}-disk.1" in volumes(docker_client, vm)
+    assert tags(docker_client, vm) == set()
 
 
 def test_delete_disk_then_directory(harness, source, private, private_view, docker_client, vm):
@@ -189,13 +170,13 @@ def test_delete_disk_then_directory(harness, source, private, private_view, dock
     assert harness.tm("mkimage", "10", "raw", disk(vm, 2), str(vm), "0").rc == 0
     res = harness.tm("delete", disk(vm, 0), str(vm), "1")
     assert res.rc == 0, res.stderr
-    assert f"one-{vm}:disk.0" not in _tags(docker_client, vm)
+    assert f"one-{vm}:disk.0" not in tags(docker_client, vm)
     cached = f"{private.host}/{source}@{private_view.digest(source)}"
     docker_client.images.get(cached)  # the host keeps its cache for the next VM
     for _ in range(2):
         res = harness.tm("delete", vmdir(vm), str(vm), "0")
         assert res.rc == 0, res.stderr
-    assert _volumes(docker_client, vm) == set() and _tags(docker_client, vm) == set()
+    assert volumes(docker_client, vm) == set() and tags(docker_client, vm) == set()
 
 
 def test_stop_and_resume_through_the_registry(harness, source, private_view, docker_client,
@@ -208,14 +189,14 @@ def test_stop_and_resume_through_the_registry(harness, source, private_view, doc
         fe = FRONTEND + line[len(HOST):]
         res = harness.tm("mv", line, fe, str(vm), "0")
         assert res.rc == 0, res.stderr
-    assert _tags(docker_client, vm) == set() and _volumes(docker_client, vm) == set()
+    assert tags(docker_client, vm) == set() and volumes(docker_client, vm) == set()
     assert private_view.digest(f"onedock/vm-{vm}", "disk.0") is not None
     assert private_view.digest(f"onedock/vm-{vm}", "disk.2") is not None
     for line in (disk(vm, 0), disk(vm, 2), vmdir(vm)):
         fe = FRONTEND + line[len(HOST):]
         res = harness.tm("mv", fe, line, str(vm), "0")
         assert res.rc == 0, res.stderr
-    assert f"one-{vm}:disk.0" in _tags(docker_client, vm)
+    assert f"one-{vm}:disk.0" in tags(docker_client, vm)
     assert _read_volume(docker_client, f"one-{vm}-disk.2") == "kept-across-stop"
 
 
@@ -228,8 +209,8 @@ def test_cold_migration_between_two_engines(harness, source, docker_client, engi
         for _ in range(2):  # every action is safe to retry
             res = harness.tm("mv", src, dst, str(vm), "0")
             assert res.rc == 0, res.stderr
-    assert _tags(docker_client, vm) == set() and _volumes(docker_client, vm) == set()
-    assert f"one-{vm}:disk.0" in _tags(engine2.client, vm)
+    assert tags(docker_client, vm) == set() and volumes(docker_client, vm) == set()
+    assert f"one-{vm}:disk.0" in tags(engine2.client, vm)
     out = engine2.client.containers.run(f"one-{vm}:disk.0", ["cat", "/v/file"], remove=True,
                                         network_disabled=True,
                                         volumes={f"one-{vm}-disk.2": {"bind": "/v"}})
@@ -261,7 +242,7 @@ def test_mvds_saves_the_writable_layer_into_the_image(harness, images, docker_cl
         assert harness.tm("clone", f"{FRONTEND}:{src}", disk(other, 0), str(other), "1").rc == 0
         assert _run(docker_client, f"one-{other}:disk.0", "cat /saved") == "persistent-change"
     finally:
-        _purge(docker_client, other)
+        purge(docker_client, other)
 
 
 def test_cpds_saves_a_volume_as_a_new_image(harness, docker_client, new_id, vm):
@@ -278,7 +259,7 @@ def test_cpds_saves_a_volume_as_a_new_image(harness, docker_client, new_id, vm):
         assert res.rc == 0, res.stderr
         assert _read_volume(docker_client, f"one-{other}-disk.1") == "saved-as"
     finally:
-        _purge(docker_client, other)
+        purge(docker_client, other)
 
 
 def _vm_b64(vmid: int, source: str) -> bytes:
@@ -296,10 +277,10 @@ def test_premigrate_then_postmigrate(harness, source, docker_client, engine2, vm
     args = (HOST, HOST2, f"{SYS}/{vm}", str(vm), "0")
     res = harness.tm("premigrate", *args, stdin=_vm_b64(vm, source))
     assert res.rc == 0, res.stderr
-    assert f"one-{vm}:disk.0" in _tags(engine2.client, vm)
+    assert f"one-{vm}:disk.0" in tags(engine2.client, vm)
     res = harness.tm("postmigrate", *args, stdin=_vm_b64(vm, source))
     assert res.rc == 0, res.stderr
-    assert _tags(docker_client, vm) == set()
+    assert tags(docker_client, vm) == set()
 
 
 def test_failmigrate_undoes_premigrate(harness, source, docker_client, engine2, vm):
@@ -308,8 +289,8 @@ def test_failmigrate_undoes_premigrate(harness, source, docker_client, engine2, 
     assert harness.tm("premigrate", *args, stdin=_vm_b64(vm, source)).rc == 0
     res = harness.tm("failmigrate", *args, stdin=_vm_b64(vm, source))
     assert res.rc == 0, res.stderr
-    assert _tags(engine2.client, vm) == set()
-    assert f"one-{vm}:disk.0" in _tags(docker_client, vm)
+    assert tags(engine2.client, vm) == set()
+    assert f"one-{vm}:disk.0" in tags(docker_client, vm)
 
 
 def test_premigrate_with_garbage_on_stdin(harness, vm):

@@ -160,11 +160,26 @@ class Box:
 
 
 def deploy(cfg: Config, argv: list[str]) -> str:
-    _, _, vmid, _ = _args(argv, 4, "deployment_file host vmid host")
+    dfile, _, vmid, _ = _args(argv, 4, "deployment_file host vmid host")
     vm = vm_from_stdin(_stdin())
     if vm.id != number(vmid, "vmid"):
         raise OneDockError(f"deployment file is for VM {vm.id}, not {vmid}")
-    return Box(cfg, vm.id).run(vm)
+    deploy_id = Box(cfg, vm.id).run(vm)
+    _mark_datastore(os.path.dirname(os.path.dirname(dfile)))
+    return deploy_id
+
+
+def _mark_datastore(ds_dir: str) -> None:
+    """Flag the system datastore for the host probe (DS=[...]), as OpenNebula's TMs do."""
+    if not ds_dir.startswith("/") or not os.path.isdir(ds_dir):
+        return
+    marker = os.path.join(ds_dir, ".monitor")
+    try:
+        if not os.path.exists(marker):
+            with open(marker, "w") as out:
+                out.write("onedock")
+    except OSError:
+        pass  # monitoring loses the DS line; the VM itself is fine
 
 
 def shutdown(cfg: Config, argv: list[str]) -> str:

@@ -1,0 +1,290 @@
+"""The probes, one function each, printing OpenNebula's monitoring payloads.
+
+Output formats (6.x/7.0 push model; the monitord agent sends what a probe prints):
+SYSTEM_HOST and MONITOR_HOST are KEY=value lines, MONITOR_VM is one
+`VM = [ ID=.., DEPLOY_ID=.., MONITOR="<base64 of KEY=\"v\" lines>" ]` line per VM, STATE_VM is
+`VM = [ ID=.., DEPLOY_ID=.., STATE=.. ]` lines, preceded by `SYNC_STATE=yes` on full reports.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+
+from onedock import names
+from onedock.config import Config
+from onedock.errors import OneDockError
+from onedock.monitor.cgroups import Cgroups, veth_counters
+
+STATES = {"running": "RUNNING", "restarting": "RUNNING", "paused": "SUSPENDED",
+          "exited": "POWEROFF", "created": "POWEROFF", "dead": "FAILURE"}
+MISSING_STATE = "POWEROFF"
+
+
+class Probe:
+    def __init__(self, cfg: Config, host_id: int, hostname: str, stdin: bytes):
+        self.cfg = cfg
+        self.host_id = host_id
+        self.hostname = hostname
+        self.settings = _settings(stdin)
+
+    # -- shared state between runs (CPU deltas, last reported VM states) ---------------------
+
+    def _state_path(self, kind: str) -> str:
+        return os.path.join(self.cfg.state_dir, f"{kind}-{self.host_id}.json")
+
+    def load(self, kind: str) -> dict:
+        try:
+            with open(self._state_path(kind)) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return {}
+
+    def save(self, kind: str, data: dict) -> None:
+        os.makedirs(self.cfg.state_dir, mode=0o700, exist_ok=True)
+        path = self._state_path(kind)
+        tmp = f"{path}.{os.getpid()}"
+        with open(tmp, "w") as handle:
+            json.dump(data, handle)
+        os.replace(tmp, path)
+
+    # -- containers ------------------------------------------------------------------------
+
+    def containers(self) -> list[dict]:
+        """onedock's containers on this host: one API call, whatever their number."""
+        from onedock.engine import Engine
+
+        engine = Engine(self.cfg.local_docker, self.cfg.probe_timeout, "this host")
+        try:
+            found = engine.containers([names.LABEL_VMID], all_=True)
+        finally:
+            engine.close()
+        out = []
+        for item in found:
+            vmid = (item.get("Labels") or {}).get(names.LABEL_VMID, "")
+            name = (item.get("Names") or [""])[0].lstrip("/")
+            if vmid.isdigit() and name == names.container(int(vmid)):
+                out.append(item)
+        return out
+
+
+def _settings(stdin: bytes) -> dict[str, str]:
+    """PROBES_PERIOD and DATASTORE_LOCATION from monitord's config (XML, base64 when local)."""
+    data = stdin.strip()
+    if not data:
+        return {}
+    if not data.startswith(b"<"):
+        try:
+            data = base64.b64decode(data, validate=True)
+        except ValueError:
+            return {}
+    from onedock.errors import OneDockError as _Err
+    from onedock.one.xmldoc import parse, text
+
+    try:
+        doc = parse(data, "MONITOR_CONFIGURATION", "monitord configuration")
+    except _Err:
+        return {}
+    return {
+        "SYNC_STATE_VM": text(doc, "PROBES_PERIOD/SYNC_STATE_VM", "180"),
+        "DATASTORE_LOCATION": text(doc, "DATASTORE_LOCATION", "/var/lib/one//datastores"),
+    }
+
+
+def _meminfo() -> dict[str, int]:
+    out = {}
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            key, _, rest = line.partition(":")
+            value = rest.split()
+            if value and value[0].isdigit():
+                out[key] = int(value[0])
+    return out
+
+
+def _cpu_times() -> tuple[int, int]:
+    with open("/proc/stat") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields[:8]), idle
+
+
+def _links() -> list[str]:
+    try:
+        return os.listdir("/sys/class/net")
+    except OSError:
+        return []
+
+
+def _df_mb(path: str) -> tuple[int, int, int]:
+    fs = os.statvfs(path)
+    mb = 1 << 20
+    total = fs.f_blocks * fs.f_frsize // mb
+    free = fs.f_bavail * fs.f_frsize // mb
+    return total - fs.f_bfree * fs.f_frsize // mb, free, total
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- host ---------------------------------------------------------------------------------------
+
+
+def host_system(probe: Probe) -> str:
+    model, speed = "", 0
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and not model:
+                model = value.strip()
+            elif key == "cpu MHz" and not speed:
+                speed = int(float(value))
+    cgroups = Cgroups()
+    lines = [
+        "HYPERVISOR=onedock",
+        f"HOSTNAME={_quote(os.uname().nodename)}",
+        f"ARCH={_quote(os.uname().machine)}",
+        f"MODELNAME={_quote(model)}",
+        f"CPUSPEED={speed}",
+        f"TOTALCPU={(os.cpu_count() or 1) * 100}",
+        f"TOTALMEMORY={_meminfo().get('MemTotal', 0)}",
+        f"CGROUPS_VERSION={cgroups.version}",
+    ]
+    for version_file in ("/var/tmp/one/VERSION",):
+        try:
+            with open(version_file) as handle:
+                lines.append(f"VERSION={_quote(handle.read().strip())}")
+        except OSError:
+            pass
+    location = probe.settings.get("DATASTORE_LOCATION", "/var/lib/one//datastores")
+    if os.path.isdir(location):
+        used, free, total = _df_mb(location)
+        lines += [f"DS_LOCATION_USED_MB={used}", f"DS_LOCATION_TOTAL_MB={total}",
+                  f"DS_LOCATION_FREE_MB={free}"]
+        for entry in sorted(os.listdir(location)):
+            marker = os.path.join(location, entry, ".monitor")
+            if entry.isdigit() and os.path.exists(marker):
+                used, free, total = _df_mb(os.path.join(location, entry))
+                lines.append(f"DS=[ID={entry}, USED_MB={used}, TOTAL_MB={total}, FREE_MB={free}]")
+    return "\n".join(lines)
+
+
+def host_monitor(probe: Probe) -> str:
+    mem = _meminfo()
+    total = mem.get("MemTotal", 0)
+    free = mem.get("MemAvailable", mem.get("MemFree", 0))
+    now_total, now_idle = _cpu_times()
+    last = probe.load("hostcpu")
+    if not last:  # first run: a short sample instead of a lifetime average
+        time.sleep(0.1)
+        last = {"total": now_total, "idle": now_idle}
+        now_total, now_idle = _cpu_times()
+    probe.save("hostcpu", {"total": now_total, "idle": now_idle})
+    span = max(1, now_total - last["total"])
+    busy = 1 - (now_idle - last["idle"]) / span
+    cpus = (os.cpu_count() or 1) * 100
+    used_cpu = round(max(0.0, min(1.0, busy)) * cpus)
+    rx = tx = 0
+    for name in _links():
+        if name == "lo" or name.startswith("one-"):
+            continue  # VM traffic is reported per VM
+        stats = f"/sys/class/net/{name}/statistics"
+        if os.path.exists(f"/sys/class/net/{name}/device") or name.startswith(("eth", "en")):
+            from onedock.monitor.cgroups import _int
+
+            rx += _int(f"{stats}/rx_bytes")
+            tx += _int(f"{stats}/tx_bytes")
+    return "\n".join([
+        "HYPERVISOR=onedock",
+        f"USEDMEMORY={total - free}",
+        f"FREEMEMORY={free}",
+        f"USEDCPU={used_cpu}",
+        f"FREECPU={cpus - used_cpu}",
+        f"NETRX={rx}",
+        f"NETTX={tx}",
+    ])
+
+
+def host_beacon(probe: Probe) -> str:
+    return str(int(time.time()))
+
+
+# -- VMs ----------------------------------------------------------------------------------------
+
+
+def vm_monitor(probe: Probe) -> str:
+    cgroups = Cgroups()
+    links = _links()
+    now = time.time_ns()
+    last = probe.load("vmcpu")
+    seen: dict[str, list[int]] = {}
+    lines = []
+    for box in probe.containers():
+        cid = box["Id"]
+        vmid = int(box["Labels"][names.LABEL_VMID])
+        cpu_ns = cgroups.cpu_ns(cid) if box.get("State") in ("running", "paused") else None
+        memory = cgroups.memory_bytes(cid) if cpu_ns is not None else None
+        cpu = 0.0
+        if cpu_ns is not None:
+            seen[cid] = [cpu_ns, now]
+            before = last.get(cid)
+            if before and now > before[1] and cpu_ns >= before[0]:
+                cpu = (cpu_ns - before[0]) / (now - before[1]) * 100
+            else:  # first sight: the average since the container was created
+                age = max(1, now - int(box.get("Created", 0)) * 1_000_000_000)
+                cpu = cpu_ns / age * 100
+        rx, tx = veth_counters(vmid, links)
+        rb, wb, rio, wio = cgroups.io(cid) if cpu_ns is not None else (0, 0, 0, 0)
+        values = (f'CPU="{cpu:.2f}"\nMEMORY="{(memory or 0) // 1024}"\nNETRX="{rx}"\n'
+                  f'NETTX="{tx}"\nDISKRDBYTES="{rb}"\nDISKWRBYTES="{wb}"\n'
+                  f'DISKRDIOPS="{rio}"\nDISKWRIOPS="{wio}"\n')
+        encoded = base64.b64encode(values.encode()).decode()
+        lines.append(f'VM = [ ID="{vmid}", DEPLOY_ID="{names.container(vmid)}", '
+                     f'MONITOR="{encoded}" ]')
+    probe.save("vmcpu", seen)
+    return "\n".join(lines)
+
+
+def vm_state(probe: Probe) -> str:
+    """Changes since the last run, and everything with SYNC_STATE=yes every SYNC_STATE_VM s."""
+    current = {}
+    for box in probe.containers():
+        vmid = int(box["Labels"][names.LABEL_VMID])
+        state = STATES.get(box.get("State", ""))
+        if state:
+            current[str(vmid)] = state
+    last = probe.load("vmstate")
+    period = int(probe.settings.get("SYNC_STATE_VM", "180") or 180)
+    now = int(time.time())
+    full = now - int(last.get("synced", 0)) >= period
+    reported = current if full else {
+        vmid: state for vmid, state in current.items() if last.get("states", {}).get(vmid) != state
+    }
+    probe.save("vmstate", {"synced": now if full else last.get("synced", 0), "states": current})
+    lines = ["SYNC_STATE=yes", f"MISSING_STATE={MISSING_STATE}"] if full else []
+    lines += [f'VM = [ ID="{vmid}", DEPLOY_ID="{names.container(int(vmid))}", '
+              f'STATE="{state}" ]' for vmid, state in sorted(reported.items(), key=lambda x:
+                                                             int(x[0]))]
+    return "\n".join(lines)
+
+
+PROBES = {
+    ("host", "system"): host_system,
+    ("host", "monitor"): host_monitor,
+    ("host", "beacon"): host_beacon,
+    ("vm", "monitor"): vm_monitor,
+    ("vm", "status"): vm_state,
+}
+
+
+def run(cfg: Config, kind: tuple[str, str], argv: list[str], stdin: bytes) -> str:
+    if len(argv) < 3:
+        raise OneDockError("expected <im_mad> <host_id> <hostname>")
+    host_id = argv[1]
+    if not host_id.lstrip("-").isdigit():
+        raise OneDockError(f"host id '{host_id[:20]}' is not a number")
+    return PROBES[kind](Probe(cfg, int(host_id), argv[2], stdin))

@@ -1,0 +1,65 @@
+"""Helpers shared by the engine tests: names of a VM's things, purging them, test bridges."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import subprocess
+
+import docker.errors
+
+FRONTEND = "one-fe"
+HOST = "node01"
+HOST2 = "node02"
+DOWN = "node09"  # mapped to an engine socket that does not exist
+SYS = "/var/lib/one//datastores/0"
+VOL_LABEL = "org.opennebula.onedock.vmid"
+
+
+def disk(vmid: int, n: int, host: str = HOST) -> str:
+    return f"{host}:{SYS}/{vmid}/disk.{n}"
+
+
+def vmdir(vmid: int, host: str = HOST) -> str:
+    return f"{host}:{SYS}/{vmid}"
+
+
+def purge(client, vmid: int) -> None:
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(f"one-{vmid}").remove(force=True)
+    for vol in client.volumes.list(filters={"label": f"{VOL_LABEL}={vmid}"}):
+        vol.remove(force=True)
+    for image in client.images.list(name=f"one-{vmid}"):
+        for tag in image.tags:
+            if tag.startswith(f"one-{vmid}:"):
+                client.images.remove(tag, force=True)
+
+
+def tags(client, vmid: int) -> set[str]:
+    return {t for i in client.images.list(name=f"one-{vmid}") for t in i.tags}
+
+
+def volumes(client, vmid: int) -> set[str]:
+    return {v.name for v in client.volumes.list(filters={"label": f"{VOL_LABEL}={vmid}"})}
+
+
+
+class Bridge:
+    """A Linux bridge owned by the test, with the host's address on it."""
+
+    def __init__(self, name: str, net: str):
+        self.name = name
+        self.net = ipaddress.IPv4Network(net)
+        self.gateway = str(self.net.network_address + 1)
+        subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+        subprocess.run(["ip", "addr", "add", f"{self.gateway}/{self.net.prefixlen}", "dev", name],
+                       check=True)
+        subprocess.run(["ip", "link", "set", name, "up"], check=True)
+
+    def ip(self, n: int) -> str:
+        return str(self.net.network_address + n)
+
+    def remove(self) -> None:
+        subprocess.run(["ip", "link", "del", self.name], check=False)
+
+

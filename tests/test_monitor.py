@@ -1,0 +1,264 @@
+"""IM_MAD=onedock probes: figures checked against the kernel for real containers."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import docker.errors
+import pytest
+
+from onedock.monitor.cgroups import Cgroups
+
+CONFIG = (b"<MONITOR_CONFIGURATION><PROBES_PERIOD><SYNC_STATE_VM>{sync}</SYNC_STATE_VM>"
+          b"</PROBES_PERIOD><DATASTORE_LOCATION>{ds}</DATASTORE_LOCATION>"
+          b"</MONITOR_CONFIGURATION>")
+LABEL = "org.opennebula.onedock.vmid"
+
+
+@pytest.fixture
+def probe_env(harness, tmp_path, conf):
+    state = tmp_path / "state"
+    path = tmp_path / "probe.conf"
+    path.write_text(conf.read_text().split("[hosts]")[0] + f'state_dir = "{state}"\n')
+    return dict(harness.env, ONEDOCK_CONF=str(path))
+
+
+def probe(remotes, env, group, name, *, sync=180, ds="/nonexistent", host_id=3):
+    script = {("host", "system"): "onedock-system", ("host", "monitor"): "onedock-monitor",
+              ("host", "beacon"): "onedock-beacon", ("vm", "monitor"): "onedock-vms",
+              ("vm", "status"): "onedock-state"}[(group, name)]
+    path = remotes / "im" / "onedock-probes.d" / group / name / script
+    stdin = CONFIG.replace(b"{sync}", str(sync).encode()).replace(b"{ds}", str(ds).encode())
+    started = time.perf_counter()
+    proc = subprocess.run([str(path), "onedock", str(host_id), "node01"], input=stdin,
+                          capture_output=True, env=env, timeout=60)
+    proc.elapsed = time.perf_counter() - started
+    return proc
+
+
+def keyvals(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        out[key.strip()] = value.strip().strip('"')
+    return out
+
+
+def vm_lines(text: str) -> dict[int, dict[str, str]]:
+    out = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r'VM = \[ ID="(\d+)", DEPLOY_ID="(one-\d+)", (\w+)="([^"]*)" \]',
+                             line)
+        if match:
+            vmid, deploy_id, key, value = match.groups()
+            assert deploy_id == f"one-{vmid}"
+            if key == "MONITOR":
+                out[int(vmid)] = keyvals(base64.b64decode(value).decode())
+            else:
+                out[int(vmid)] = {key: value}
+    return out
+
+
+@pytest.fixture
+def boxes(docker_client, images, new_id):
+    made = []
+
+    def make(command, **kw):
+        vmid = new_id()
+        box = docker_client.containers.run(images["busybox"], ["sh", "-c", command], detach=True,
+                                           name=f"one-{vmid}", labels={LABEL: str(vmid)},
+                                           network_disabled=True, **kw)
+        made.append(box)
+        return vmid, box
+
+    yield make
+    for box in made:
+        with contextlib.suppress(docker.errors.NotFound):
+            box.remove(force=True)
+
+
+def test_probe_tree_has_all_six_directories(remotes):
+    base = remotes / "im" / "onedock-probes.d"
+    for group in ("host/system", "host/monitor", "host/beacon", "vm/monitor", "vm/status",
+                  "vm/snapshot"):
+        assert (base / group).is_dir(), group
+    agent = remotes / "im" / "onedock.d"
+    assert os.readlink(agent / "monitord-client.rb") == "../common.d/monitord-client.rb"
+    assert os.readlink(agent / "monitord-client_control.sh") == \
+        "../common.d/monitord-client_control.sh"
+
+
+def test_host_system_matches_the_kernel(remotes, probe_env, tmp_path):
+    (tmp_path / "ds" / "0").mkdir(parents=True)
+    (tmp_path / "ds" / "0" / ".monitor").write_text("onedock")
+    proc = probe(remotes, probe_env, "host", "system", ds=tmp_path / "ds")
+    assert proc.returncode == 0, proc.stderr
+    values = keyvals(proc.stdout.decode())
+    assert values["HYPERVISOR"] == "onedock"
+    assert int(values["TOTALCPU"]) == os.cpu_count() * 100
+    meminfo = Path("/proc/meminfo").read_text()
+    assert int(values["TOTALMEMORY"]) == int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1))
+    assert int(values["CGROUPS_VERSION"]) == Cgroups().version
+    ds = re.search(r"DS=\[ID=0, USED_MB=(\d+), TOTAL_MB=(\d+), FREE_MB=(\d+)\]",
+                   proc.stdout.decode())
+    assert ds, proc.stdout
+    fs = os.statvfs(tmp_path / "ds" / "0")
+    assert int(ds.group(2)) == fs.f_blocks * fs.f_frsize >> 20
+
+
+def test_host_monitor_adds_up(remotes, probe_env):
+    proc = probe(remotes, probe_env, "host", "monitor")
+    assert proc.returncode == 0, proc.stderr
+    values = {k: int(v) for k, v in keyvals(proc.stdout.decode()).items() if v.isdigit()}
+    meminfo = Path("/proc/meminfo").read_text()
+    total = int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1))
+    assert values["USEDMEMORY"] + values["FREEMEMORY"] == total
+    assert values["USEDCPU"] + values["FREECPU"] == os.cpu_count() * 100
+
+
+def test_vm_memory_matches_the_cgroup(remotes, probe_env, boxes):
+    vmid, box = boxes("dd if=/dev/zero of=/dev/shm/fill bs=1M count=64 2>/dev/null; sleep 600",
+                      mem_limit="256m", shm_size="128m")
+    time.sleep(1.0)
+    proc = probe(remotes, probe_env, "vm", "monitor")
+    assert proc.returncode == 0, proc.stderr
+    reported = int(vm_lines(proc.stdout.decode())[vmid]["MEMORY"])
+    kernel = Cgroups().memory_bytes(box.id) // 1024
+    assert reported >= 64 * 1024
+    assert abs(reported - kernel) <= 2048  # KB; the two reads are moments apart
+
+
+def test_vm_cpu_follows_the_load(remotes, probe_env, boxes):
+    busy, _ = boxes("while :; do :; done", nano_cpus=500_000_000)
+    idle, _ = boxes("sleep 600")
+    probe(remotes, probe_env, "vm", "monitor")  # first sample
+    time.sleep(2.0)
+    proc = probe(remotes, probe_env, "vm", "monitor")
+    found = vm_lines(proc.stdout.decode())
+    assert 35.0 <= float(found[busy]["CPU"]) <= 60.0  # capped at half a CPU
+    assert float(found[idle]["CPU"]) < 5.0
+
+
+def test_vm_network_counters_come_from_its_veth(harness, remotes, probe_env, docker_client,
+                                                bridges, staged, image_source):
+    from tests.test_vmm import deploy, get, vm_xml
+
+    vmid, br = staged, bridges[0]
+    assert deploy(harness, vmid, vm_xml(vmid, image_source, br, 40)).rc == 0
+    for _ in range(5):
+        get(br.ip(40), 80)
+    proc = probe(remotes, probe_env, "vm", "monitor")
+    values = vm_lines(proc.stdout.decode())[vmid]
+    stats = "/sys/class/net/one-{}-0/statistics/{}"
+    rx = int(Path(stats.format(vmid, "tx_bytes")).read_text())
+    tx = int(Path(stats.format(vmid, "rx_bytes")).read_text())
+    assert 0 < int(values["NETRX"]) <= rx and 0 < int(values["NETTX"]) <= tx
+    assert int(values["NETTX"]) > 5 * 10  # five HTTP answers went out
+
+
+def test_states_running_paused_stopped_and_sync(remotes, probe_env, boxes, docker_client):
+    running, _ = boxes("sleep 600")
+    paused, pbox = boxes("sleep 600")
+    stopped, sbox = boxes("sleep 600")
+    pbox.pause()
+    sbox.stop(timeout=0)
+    proc = probe(remotes, probe_env, "vm", "status")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode()
+    assert text.splitlines()[:2] == ["SYNC_STATE=yes", "MISSING_STATE=POWEROFF"]
+    states = vm_lines(text)
+    assert states[running] == {"STATE": "RUNNING"}
+    assert states[paused] == {"STATE": "SUSPENDED"}
+    assert states[stopped] == {"STATE": "POWEROFF"}
+    # within SYNC_STATE_VM only changes are reported
+    mine = {running, paused, stopped}
+    again = probe(remotes, probe_env, "vm", "status").stdout.decode()
+    assert not again.startswith("SYNC_STATE") and not mine & set(vm_lines(again))
+    pbox.unpause()
+    changed = vm_lines(probe(remotes, probe_env, "vm", "status").stdout.decode())
+    assert {k: v for k, v in changed.items() if k in mine} == {paused: {"STATE": "RUNNING"}}
+    # SYNC_STATE_VM=0: every run is a full report
+    full = probe(remotes, probe_env, "vm", "status", sync=0).stdout.decode()
+    assert full.startswith("SYNC_STATE=yes") and len(vm_lines(full)) >= 3
+
+
+def test_foreign_containers_are_ignored(remotes, probe_env, docker_client, images, new_id):
+    vmid = new_id()
+    impostor = docker_client.containers.run(images["busybox"], ["sleep", "600"], detach=True,
+                                            name=f"not-one-{vmid}", labels={LABEL: str(vmid)},
+                                            network_disabled=True)
+    plain = docker_client.containers.run(images["busybox"], ["sleep", "600"], detach=True,
+                                         network_disabled=True)
+    try:
+        for name in ("monitor", "status"):
+            proc = probe(remotes, probe_env, "vm", name, sync=0)
+            assert vmid not in vm_lines(proc.stdout.decode())
+            assert plain.name not in proc.stdout.decode()
+    finally:
+        impostor.remove(force=True)
+        plain.remove(force=True)
+
+
+def test_dockerd_down_fails_fast_in_one_line(remotes, probe_env, tmp_path):
+    conf = tmp_path / "down.conf"
+    conf.write_text(Path(probe_env["ONEDOCK_CONF"]).read_text() +
+                    'local_docker = "unix:///nonexistent/docker.sock"\nprobe_timeout = 2\n')
+    env = dict(probe_env, ONEDOCK_CONF=str(conf))
+    for name in ("monitor", "status"):
+        proc = probe(remotes, env, "vm", name)
+        assert proc.returncode == 1
+        lines = proc.stderr.decode().splitlines()
+        assert len(lines) == 1 and "unreachable" in lines[0]
+        assert proc.elapsed < 3
+    assert probe(remotes, env, "host", "monitor").returncode == 0  # the host itself is fine
+
+
+def test_container_gone_mid_probe(docker_client, images, tmp_path, conf, new_id):
+    """The listing still names a container whose cgroup has vanished: zeros, no crash."""
+    from onedock import config
+    from onedock.monitor import probes
+
+    vmid = new_id()
+    box = docker_client.containers.run(images["busybox"], ["sleep", "600"], detach=True,
+                                       name=f"one-{vmid}", labels={LABEL: str(vmid)},
+                                       network_disabled=True)
+    cfg = config.Config(state_dir=str(tmp_path))
+    probe_obj = probes.Probe(cfg, 3, "node01", b"")
+    listing = [c for c in probe_obj.containers() if c["Id"] == box.id]
+    box.remove(force=True)
+    probe_obj.containers = lambda: listing
+    values = vm_lines(probes.vm_monitor(probe_obj))[vmid]
+    assert values["MEMORY"] == "0" and values["CPU"] == "0.00"
+
+
+def test_cgroup_v2_layout(tmp_path):
+    """No cgroup v2 host here: the v2 file formats are checked on a tree laid out like one."""
+    cid = "a" * 64
+    root = tmp_path / "cg"
+    (root / "system.slice" / f"docker-{cid}.scope").mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpu memory io\n")
+    box = root / "system.slice" / f"docker-{cid}.scope"
+    (box / "memory.current").write_text("104857600\n")
+    (box / "memory.stat").write_text("anon 80000000\ninactive_file 4857600\nfile 9000000\n")
+    (box / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 2000000\n")
+    (box / "io.stat").write_text("8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"
+                                 "8:16 rbytes=1 wbytes=1 rios=1 wios=1\n")
+    cg = Cgroups(str(root))
+    assert cg.version == 2
+    assert cg.memory_bytes(cid) == 100_000_000
+    assert cg.cpu_ns(cid) == 2_500_000_000
+    assert cg.io(cid) == (4097, 8193, 2, 3)
+    assert cg.memory_bytes("b" * 64) is None  # gone
+
+
+def test_probe_refuses_bad_arguments(remotes, probe_env):
+    path = remotes / "im" / "onedock-probes.d" / "vm" / "status" / "onedock-state"
+    proc = subprocess.run([str(path), "onedock", "3;reboot", "node01"], input=b"",
+                          capture_output=True, env=probe_env)
+    assert proc.returncode == 1 and b"is not a number" in proc.stderr
