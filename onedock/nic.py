@@ -81,13 +81,13 @@ def _one(ipr, name: str) -> int | None:
 
 
 def check_bridges(bridges: list[str]) -> None:
-    with _ipr() as ipr:
-        for bridge in bridges:
-            if not _IFNAME.fullmatch(bridge) or _one(ipr, bridge) is None:
-                raise OneDockError(
-                    f"bridge '{bridge}' does not exist on this host",
-                    hint="create it, or fix BRIDGE of the virtual network",
-                )
+    """Every bridge exists: sysfs answers without privileges or a netlink socket."""
+    for bridge in bridges:
+        if not _IFNAME.fullmatch(bridge) or not os.path.isdir(f"/sys/class/net/{bridge}/bridge"):
+            raise OneDockError(
+                f"bridge '{bridge}' does not exist on this host",
+                hint="create it, or fix BRIDGE of the virtual network",
+            )
 
 
 def attach(pid: int, nics: list[NicSpec]) -> None:
@@ -245,6 +245,8 @@ def unmount(pid: int, target: str) -> None:
 def run(request: dict) -> dict:
     """One privileged request; the same function serves in-process calls and the sudo helper."""
     op = request.get("op")
+    if op is None:
+        return {}  # an early-started helper that turned out not to be needed
     pid = request.get("pid", 0)
     if op != "check_bridges" and (not isinstance(pid, int) or pid <= 1):
         raise OneDockError("a container init pid is required")
@@ -267,19 +269,54 @@ def run(request: dict) -> dict:
 
 def call(request: dict, helper: list[str]) -> dict:
     """Run a request: in-process when already root, else through the sudo helper."""
-    if os.geteuid() == 0:
-        return run(request)
-    import subprocess
+    return Helper(helper).call(request)
 
-    proc = subprocess.run(helper, input=json.dumps(request).encode(), capture_output=True)
-    if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip() or f"exit {proc.returncode}"
-        raise OneDockError(f"{' '.join(helper)}: {message}",
-                           hint="is the sudo rule for onedock-nic installed?")
-    return json.loads(proc.stdout or b"{}")
+
+class Helper:
+    """The root helper, started early: netlink's import cost overlaps the container start.
+
+    pyroute2 takes ~100 ms to import; a deploy starts the helper (or, as root, a thread that
+    imports it) before creating the container and hands it the request once there is a pid.
+    """
+
+    def __init__(self, argv: list[str]):
+        self._argv = argv
+        self._proc = None
+        self._thread = None
+        if os.geteuid() == 0:
+            import threading
+
+            self._thread = threading.Thread(target=_preload, daemon=True)
+            self._thread.start()
+        else:
+            import subprocess
+
+            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE)
+
+    def call(self, request: dict) -> dict:
+        if self._thread is not None:
+            self._thread.join()
+            return run(request)
+        out, err = self._proc.communicate(json.dumps(request).encode(), timeout=120)
+        if self._proc.returncode != 0:
+            message = err.decode("utf-8", "replace").strip() or f"exit {self._proc.returncode}"
+            raise OneDockError(f"{' '.join(self._argv)}: {message}",
+                               hint="is the sudo rule for onedock-nic installed?")
+        return json.loads(out or b"{}")
+
+    def close(self) -> None:
+        """Not needed after all (e.g. the deploy failed first): let the helper go."""
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.communicate(b"{}", timeout=30)
+
+
+def _preload() -> None:
+    import pyroute2  # noqa: F401
 
 
 def main() -> None:
+    _preload()  # before reading stdin: the caller overlaps this with its own work
     try:
         request = json.loads(sys.stdin.read(1 << 20) or "{}")
         if not isinstance(request, dict):

@@ -20,7 +20,7 @@ from onedock.config import Config
 from onedock.container import LABEL_IPS, LABEL_SPEC, boot_disk, mountpoint, nic_specs, spec
 from onedock.engine import Engine
 from onedock.errors import OneDockError
-from onedock.nic import as_dict, call
+from onedock.nic import Helper, as_dict, call, check_bridges
 from onedock.one.transfer import number
 from onedock.one.vm import VM, Disk, Nic
 from onedock.one.vmm import vm_from_stdin
@@ -64,11 +64,13 @@ class Box:
             raise OneDockError(f"VM {self.vmid}: container {self.name} is not running")
         return int(state["Pid"])
 
-    def plumb(self, vm: VM, nics: list[Nic] | None = None) -> None:
+    def plumb(self, vm: VM, nics: list[Nic] | None = None, helper: Helper | None = None) -> None:
         specs = nic_specs(vm, nics)
-        if specs:
-            call({"op": "attach", "pid": self.pid(), "nics": [as_dict(s) for s in specs]},
-                 list(self.cfg.nic_helper))
+        request = {"op": "attach", "pid": self.pid(), "nics": [as_dict(s) for s in specs]}
+        if helper is not None:
+            helper.call(request if specs else {})
+        elif specs:
+            call(request, list(self.cfg.nic_helper))
 
     def check_ready(self, vm: VM, body: dict) -> None:
         """Everything the container needs is on this host: staged disks, bridges, free IPs."""
@@ -84,9 +86,7 @@ class Box:
                     f"VM {vm.id}: volume {mount['Source']} is not on {self.engine.name}",
                     hint="the onedock TM must create it first (mkimage, context or clone)",
                 )
-        bridges = sorted({n.bridge for n in vm.nics})
-        if bridges:
-            call({"op": "check_bridges", "bridges": bridges}, list(self.cfg.nic_helper))
+        check_bridges(sorted({n.bridge for n in vm.nics}))
         mine = {n.ip for n in vm.nics if n.ip}
         if mine:
             for other in self.engine.containers([LABEL_IPS], all_=False):
@@ -117,15 +117,20 @@ class Box:
                 self.keep_layer(int(labels.get(names.LABEL_DISK, boot_disk(vm).disk_id)))
                 existing = None
         self.check_ready(vm, body)
+        helper = Helper(list(self.cfg.nic_helper)) if vm.nics else None
         created = False
-        if existing is None:
-            self.engine.create_container(self.name, body)
-            created = True
         try:
+            if existing is None:
+                self.engine.create_container(self.name, body)
+                created = True
+            self.put_ssh_key(vm)
             self.engine.start(self.name)
-            self.plumb(vm)
-            self.apply_context(vm)
+            self.plumb(vm, helper=helper)
+            helper = None
+            self.start_script(vm)
         except BaseException:
+            if helper is not None:
+                helper.close()
             if created:
                 self.engine.remove_container(self.name, force=True)
             else:
@@ -134,6 +139,11 @@ class Box:
         return self.name
 
     def apply_context(self, vm: VM) -> None:
+        self.put_ssh_key(vm)
+        self.start_script(vm)
+
+    def put_ssh_key(self, vm: VM) -> None:
+        """Works on a created container too, so deploy does it before the start."""
         key = vm.context.get("SSH_PUBLIC_KEY", "")
         if key:
             data = (key.strip() + "\n").encode()
@@ -147,6 +157,8 @@ class Box:
                 info.size, info.mode = len(data), 0o600
                 tar.addfile(info, io.BytesIO(data))
             self.engine.put_archive(self.name, "/", buf.getvalue())
+
+    def start_script(self, vm: VM) -> None:
         script = vm.context.get("START_SCRIPT", "")
         if not script and vm.context.get("START_SCRIPT_BASE64"):
             import base64
