@@ -30,3 +30,26 @@ def smoke(c):
     from sandbox.smoke import run
 
     sys.exit(run())
+
+
+@task(help={"role": "frontend or host", "dry_run": "show the plan and diffs only",
+            "extra": "more `onedock install` options, e.g. '--registry fe:5000 --tls-cert ...'"})
+def install(c, role="frontend", dry_run=False, extra=""):
+    """Install onedock on this OpenNebula front-end or host (`onedock install`)."""
+    import shlex
+
+    argv = [sys.executable, "-m", "onedock", "install", role, *shlex.split(extra)]
+    if dry_run:
+        argv.append("--dry-run")
+    c.run(shlex.join(argv))
+
+
+@task(help={"role": "frontend or host", "dry_run": "show what would be undone"})
+def uninstall(c, role="frontend", dry_run=False):
+    """Undo exactly what `invoke install` did."""
+    import shlex
+
+    argv = [sys.executable, "-m", "onedock", "uninstall", role]
+    if dry_run:
+        argv.append("--dry-run")
+    c.run(shlex.join(argv))

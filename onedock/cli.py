@@ -96,6 +96,29 @@ def driver_main(script: str) -> None:
     sys.exit(run_action(family, action, sys.argv[1:], os.path.dirname(family_dir)))
 
 
+def _install(opts) -> int:
+    from onedock.install import plans, run
+    from onedock.install.layout import Layout
+
+    layout = Layout(opts.prefix, opts.one_location)
+    try:
+        if opts.command == "uninstall":
+            return run.uninstall(layout, opts.role, opts.dry_run)
+        if opts.role == "frontend":
+            plan = plans.frontend(layout, plans.FrontendOptions(
+                registry=opts.registry, registry_insecure=opts.registry_insecure,
+                registry_listen=opts.registry_listen, registry_storage=opts.registry_storage,
+                registry_user=opts.registry_user, tls_cert=opts.tls_cert,
+                tls_key=opts.tls_key, htpasswd=opts.htpasswd, python=opts.python))
+        else:
+            plan = plans.host(layout, plans.HostOptions(
+                registry=opts.registry, registry_insecure=opts.registry_insecure,
+                registry_ca=opts.registry_ca, user=opts.user, helper=opts.helper))
+        return run.install(layout, opts.role, plan, opts.dry_run)
+    except OneDockError as exc:
+        return _fail(f"onedock {opts.command} {opts.role}: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     from pathlib import Path
@@ -111,7 +134,29 @@ def main(argv: list[str] | None = None) -> int:
     act.add_argument("args", nargs=argparse.REMAINDER)
     act.add_argument("--remotes", type=Path, help="remotes dir holding etc/onedock/onedock.conf")
     sub.add_parser("version", help="print the version")
+    for verb in ("install", "uninstall"):
+        inst = sub.add_parser(verb, help=f"{verb} onedock on a front-end or a host")
+        inst.add_argument("role", choices=["frontend", "host"])
+        inst.add_argument("--prefix", default="", help="scratch root prepended to every path")
+        inst.add_argument("--one-location", default="", help="self-contained ONE_LOCATION")
+        inst.add_argument("--dry-run", action="store_true", help="show the plan and diffs only")
+        if verb == "install":
+            inst.add_argument("--registry", default="", help="private registry host:port")
+            inst.add_argument("--registry-insecure", action="store_true",
+                              help="plain HTTP registry (trusted networks only)")
+            inst.add_argument("--registry-listen", default=":5000")
+            inst.add_argument("--registry-storage", default="/var/lib/onedock-registry")
+            inst.add_argument("--registry-user", default="docker-registry")
+            inst.add_argument("--tls-cert", default="")
+            inst.add_argument("--tls-key", default="")
+            inst.add_argument("--htpasswd", default="", help="htpasswd file for registry auth")
+            inst.add_argument("--registry-ca", default="", help="(host) CA of the registry")
+            inst.add_argument("--user", default="oneadmin", help="(host) the sudo rule's user")
+            inst.add_argument("--helper", default="", help="(host) path of onedock-nic")
+            inst.add_argument("--python", default="", help="(frontend) interpreter for shims")
     opts = parser.parse_args(argv)
+    if opts.command in ("install", "uninstall"):
+        return _install(opts)
     if opts.command == "version":
         from onedock import __version__
 
