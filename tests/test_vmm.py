@@ -8,6 +8,7 @@ import subprocess
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import docker.errors
 import pytest
@@ -360,3 +361,55 @@ def test_twenty_deploys_at_once(harness, bridges, image_source, new_id, docker_c
     finally:
         for vmid in vmids:
             purge(docker_client, vmid)
+
+
+def test_deploy_killed_halfway_then_retried_converges(harness, bridges, staged, image_source,
+                                                     docker_client):
+    import signal
+
+    vmid, br = staged, bridges[0]
+    xml = vm_xml(vmid, image_source, br, 33)
+    script = harness.remotes / "vmm" / "onedock" / "deploy"
+    for delay in (0.15, 0.3):
+        proc = subprocess.Popen([str(script), "/x/deployment.0", HOST, str(vmid), HOST],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=harness.env)
+        proc.stdin.write(xml.encode() + b"\n")
+        proc.stdin.close()
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    res = deploy(harness, vmid, xml)
+    assert res.rc == 0, res.stderr
+    assert get(br.ip(33), 80) == str(vmid)
+    links = subprocess.run(["ip", "-o", "link", "show", "master", br.name], capture_output=True,
+                           text=True).stdout
+    assert links.count(f"one-{vmid}-0") == 1
+
+
+def test_dockerd_restart_under_a_running_vm(harness, bridges, image_source, new_id, engine2,
+                                            tmp_path):
+    """Host 2's dockerd restarts: the VM stops (no restart policy), a new deploy resumes it."""
+    vmid, br = new_id(), bridges[1]
+    conf2 = tmp_path / "host2.conf"
+    conf2.write_text(Path(harness.env["ONEDOCK_CONF"]).read_text().split("[hosts]")[0]
+                     + f'local_docker = "{engine2.url}"\n[hosts]\n{HOST} = "{engine2.url}"\n')
+    env = dict(harness.env, ONEDOCK_CONF=str(conf2))
+    try:
+        assert harness.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0), str(vmid), "1",
+                          env=env).rc == 0
+        xml = vm_xml(vmid, image_source, br, 60, context_disk=-1)
+        script = harness.remotes / "vmm" / "onedock" / "deploy"
+        run = lambda: harness._run([str(script), "/x", HOST, str(vmid), HOST],  # noqa: E731
+                                   xml.encode() + b"\n", env)
+        assert run().rc == 0
+        assert get(br.ip(60), 80) == str(vmid)
+        engine2.stop()
+        engine2.start()
+        assert engine2.client.containers.get(f"one-{vmid}").status == "exited"
+        assert unreachable(br.ip(60), 80)
+        res = run()
+        assert res.rc == 0, res.stderr
+        assert get(br.ip(60), 80) == str(vmid)
+    finally:
+        purge(engine2.client, vmid)
