@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from invoke import task
+from invoke import Collection, task
 
 
 @task(help={"k": "only tests matching this expression", "x": "stop at the first failure"})
@@ -53,3 +53,76 @@ def uninstall(c, role="frontend", dry_run=False):
     if dry_run:
         argv.append("--dry-run")
     c.run(shlex.join(argv))
+
+
+def _backend(name: str, one_packages: str = ""):
+    if name == "lxd":
+        from sandbox.lxd import LxdBackend
+
+        return LxdBackend(one_packages=one_packages)
+    raise SystemExit(f"sandbox backend '{name}' is not available (use --backend lxd)")
+
+
+def _guard(func):
+    from onedock.errors import OneDockError
+
+    try:
+        return func()
+    except OneDockError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+@task(help={"backend": "lxd", "one_packages": "directory of OpenNebula .deb packages"})
+def sandbox_up(c, backend="lxd", one_packages=""):
+    """Bring the sandbox up (idempotent: a second run only fixes what is missing)."""
+    _guard(lambda: _backend(backend, one_packages).up())
+
+
+@task(help={"backend": "lxd"})
+def sandbox_provision(c, backend="lxd", one_packages=""):
+    """Run the provisioning again (after a failure, or to ship a changed checkout)."""
+    _guard(lambda: _backend(backend, one_packages).provision())
+
+
+@task(help={"backend": "lxd"})
+def sandbox_status(c, backend="lxd"):
+    """Where the sandbox is and what it runs."""
+    import json
+
+    print(json.dumps(_guard(lambda: _backend(backend).status()), indent=1))
+
+
+@task(help={"backend": "lxd"})
+def sandbox_shell(c, backend="lxd"):
+    """A root shell inside the sandbox."""
+    _guard(lambda: _backend(backend).shell())
+
+
+@task(help={"backend": "lxd"})
+def sandbox_smoke(c, backend="lxd"):
+    """The end-to-end smoke workflow inside the sandbox."""
+    from sandbox.backend import GUEST_SRC, GUEST_VENV
+
+    def run():
+        box = _backend(backend)
+        result = box.exec([f"{GUEST_VENV}/bin/python", "-m", "sandbox.smoke"], cwd=GUEST_SRC,
+                          check=False)
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        return result.rc
+
+    sys.exit(_guard(run))
+
+
+@task(help={"backend": "lxd"})
+def sandbox_down(c, backend="lxd"):
+    """Remove the sandbox (the cached base image stays)."""
+    _guard(lambda: _backend(backend).down())
+
+
+sandbox = Collection("sandbox")
+for _name, _task in (("up", sandbox_up), ("provision", sandbox_provision),
+                     ("status", sandbox_status), ("shell", sandbox_shell),
+                     ("smoke", sandbox_smoke), ("down", sandbox_down)):
+    sandbox.add_task(_task, name=_name)
+ns = Collection(test, lint, smoke, install, uninstall, sandbox)

@@ -1,8 +1,9 @@
-"""The embedded default smoke workflow: OpenNebula's image path, driven the way oned drives it.
+"""The embedded default smoke workflow: OpenNebula's VM path, driven the way oned drives it.
 
 It needs no OpenNebula: it starts a private registry and a stand-in for Docker Hub, builds a test
-image offline, writes the remotes tree, then runs the datastore and transfer-manager actions
-with oned's argv and stdin, printing each step and what it proved.
+image offline, writes the remotes tree, then runs the datastore, transfer-manager,
+virtualization and monitoring actions with oned's argv and stdin: register an image, stage it,
+deploy a VM on a bridge, reach two ports at its IP, monitor it, power it off, clean up.
 """
 
 from __future__ import annotations
@@ -16,18 +17,9 @@ import time
 from pathlib import Path
 
 from sandbox import local
+from sandbox.vmdoc import Bridge, drv, ds_xml, vm_xml
 
 HOST = "node01"
-PROTOCOL = Path(__file__).resolve().parent.parent / "tests" / "protocol" / "ds_cp.xml"
-
-
-def _ds_xml(image_id: int, path: str = "", source: str = "") -> str:
-    xml = PROTOCOL.read_text()
-    xml = xml.replace("<IMAGE><ID>7</ID>", f"<IMAGE><ID>{image_id}</ID>")
-    xml = xml.replace("<SOURCE></SOURCE>", f"<SOURCE>{source}</SOURCE>")
-    xml = xml.replace("<PATH>/var/tmp/alpine-rootfs.raw</PATH>", f"<PATH>{path}</PATH>")
-    return xml.replace("<DS_MAD>fs</DS_MAD><TM_MAD>ssh</TM_MAD>",
-                       "<DS_MAD>onedock</DS_MAD><TM_MAD>onedock</TM_MAD>")
 
 
 class Smoke:
@@ -48,7 +40,7 @@ class Smoke:
         print(f"[{mark}] {title}  ({took:.2f}s)\n       $ {shown}")
         out = (proc.stdout or proc.stderr).decode().strip()
         if out:
-            print(f"       -> {out.splitlines()[0][:160]}")
+            print(f"       -> {' | '.join(out.splitlines()[:3])[:200]}")
         return proc
 
     def ds(self, title, action, image_id, xml, expect_ok=True):
@@ -59,6 +51,24 @@ class Smoke:
     def tm(self, title, action, *args, expect_ok=True):
         script = str(self.remotes / "tm" / "onedock" / action)
         return self.step(title, [script, *args], b"", expect_ok)
+
+    def vmm(self, title, action, *args, stdin=b"", expect_ok=True):
+        script = str(self.remotes / "vmm" / "onedock" / action)
+        return self.step(title, [script, *args], stdin, expect_ok)
+
+    def probe(self, title, group, name, filename):
+        script = str(self.remotes / "im" / "onedock-probes.d" / group / name / filename)
+        config = (b"<MONITOR_CONFIGURATION><PROBES_PERIOD><SYNC_STATE_VM>0</SYNC_STATE_VM>"
+                  b"</PROBES_PERIOD></MONITOR_CONFIGURATION>")
+        return self.step(title, [script, "onedock", "0", HOST], config)
+
+    def check(self, title: str, ok: bool, detail: str = "") -> None:
+        self.failed += not ok
+        print(f"[{'ok  ' if ok else 'FAIL'}] {title}" + (f"\n       -> {detail}" if detail else ""))
+
+
+def main() -> None:
+    sys.exit(run())
 
 
 def run() -> int:
@@ -85,9 +95,9 @@ def run() -> int:
         img, vm = 7, 42
         src = f"onedock/image-{img}"
         s.ds("oneimage create --path docker://... : STAT", "stat", 100,
-             _ds_xml(img, f"docker://{images['multi']}"))
+             ds_xml(img, f"docker://{images['multi']}"))
         s.ds("CP copies registry-to-registry and pins the digest", "cp", img,
-             _ds_xml(img, f"docker://{images['multi']}"))
+             ds_xml(img, f"docker://{images['multi']}"))
         s.tm("prolog CLONE stages the image on the host", "clone", f"one-fe:{src}",
              f"{HOST}:/var/lib/one//datastores/0/{vm}/disk.0", str(vm), "1")
         s.tm("a second CLONE is a warm no-op", "clone", f"one-fe:{src}",
@@ -100,12 +110,29 @@ def run() -> int:
              f"{HOST}:/var/lib/one//datastores/0/{vm}/disk.1", str(vm), "0")
         s.tm("hostile arguments are refused", "clone", "one-fe:onedock/x;reboot",
              f"{HOST}:/var/lib/one//datastores/0/{vm}/disk.0", str(vm), "1", expect_ok=False)
+        bridge = Bridge("odsmoke0", "10.216.0.0/24")
+        try:
+            xml = vm_xml(vm, src, bridge, 42, context_disk=1)
+            dep = f"one-{vm}"
+            s.vmm("DEPLOY creates the container, NIC on the VM's bridge", "deploy",
+                  f"/var/lib/one//datastores/0/{vm}/deployment.0", HOST, str(vm), HOST,
+                  stdin=xml.encode() + b"\n")
+            for port in (80, 8080):
+                answer = _get(bridge.ip(42), port)
+                s.check(f"every port answers at the VM's IP: {bridge.ip(42)}:{port}",
+                        answer == str(vm), answer)
+            s.probe("monitoring: vm/status", "vm", "status", "onedock-state")
+            s.probe("monitoring: vm/monitor", "vm", "monitor", "onedock-vms")
+            s.vmm("poweroff: SHUTDOWN", "shutdown", dep, HOST, str(vm), HOST, stdin=drv(xml))
+            s.check("the VM no longer answers", _get(bridge.ip(42), 80, 0.5) == "")
+        finally:
+            bridge.remove()
         s.tm("epilog DELETE disk.0", "delete", f"{HOST}:/var/lib/one//datastores/0/{vm}/disk.0",
              str(vm), "1")
-        s.tm("epilog DELETE the VM directory", "delete",
+        s.tm("epilog DELETE the VM directory (container, volumes)", "delete",
              f"{HOST}:/var/lib/one//datastores/0/{vm}", str(vm), "0")
-        s.ds("MONITOR reports the registry's storage", "monitor", 1, _ds_xml(img))
-        s.ds("oneimage delete: RM", "rm", img, _ds_xml(img, source=src))
+        s.ds("MONITOR reports the registry's storage", "monitor", 1, ds_xml(img))
+        s.ds("oneimage delete: RM", "rm", img, ds_xml(img, source=src))
         label = f"org.opennebula.onedock.vmid={vm}"
         left = [v.name for v in client.volumes.list(filters={"label": label})]
         print(f"\n==> volumes left for VM {vm}: {left or 'none'}")
@@ -113,9 +140,43 @@ def run() -> int:
         print(f"==> smoke {'PASSED' if not s.failed else f'FAILED ({s.failed} steps)'}")
         return 1 if s.failed else 0
     finally:
+        _purge_vm(docker.from_env(), 42)
         if hub is not None and private is not None:
             local.remove_images(docker.from_env(), (hub.host, private.host))
         for reg in (hub, private):
             if reg is not None:
                 reg.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _get(ip: str, port: int, timeout: float = 10.0) -> str:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{ip}:{port}/", timeout=1) as resp:
+                return resp.read().decode().strip()
+        except OSError:
+            if time.monotonic() > deadline:
+                return ""
+            time.sleep(0.05)
+
+
+def _purge_vm(client, vmid: int) -> None:
+    """Whatever an interrupted run left of the smoke VM."""
+    import contextlib
+
+    with contextlib.suppress(Exception):
+        client.containers.get(f"one-{vmid}").remove(force=True)
+    for vol in client.volumes.list(filters={"label": f"org.opennebula.onedock.vmid={vmid}"}):
+        with contextlib.suppress(Exception):
+            vol.remove(force=True)
+    for image in client.images.list(name=f"one-{vmid}"):
+        for tag in image.tags:
+            with contextlib.suppress(Exception):
+                client.images.remove(tag)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from sandbox import local
+from sandbox.vmdoc import PROTOCOL, Bridge, ds_xml  # noqa: F401 - re-exported
 from tests import helpers
 from tests.helpers import DOWN, FRONTEND, HOST, HOST2  # noqa: F401 - re-exported
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTOCOL = Path(__file__).resolve().parent / "protocol"
 REQUIRE = os.environ.get("ONEDOCK_REQUIRE_ENGINE") == "1"
 
 
@@ -169,26 +169,6 @@ def harness(remotes, conf):
     return Harness(remotes, conf)
 
 
-def ds_xml(image_id: int = 7, path: str = "", source: str = "", size: int = 0,
-           type_: int = 0, fs: str = "", storage: str = "") -> str:
-    """The protocol example's DS_DRIVER_ACTION_DATA with onedock's datastore and our image."""
-    xml = (PROTOCOL / "ds_cp.xml").read_text()
-    xml = xml.replace("<IMAGE><ID>7</ID>", f"<IMAGE><ID>{image_id}</ID>")
-    xml = xml.replace("<SOURCE></SOURCE>", f"<SOURCE>{_esc(source)}</SOURCE>")
-    xml = xml.replace("<PATH>/var/tmp/alpine-rootfs.raw</PATH>", f"<PATH>{_esc(path)}</PATH>")
-    xml = xml.replace("<SIZE>256</SIZE>", f"<SIZE>{size}</SIZE>")
-    xml = xml.replace("<TYPE>0</TYPE><DISK_TYPE>0</DISK_TYPE><PERSISTENT>",
-                      f"<TYPE>{type_}</TYPE><DISK_TYPE>0</DISK_TYPE><PERSISTENT>")
-    xml = xml.replace("<FS></FS>", f"<FS>{_esc(fs)}</FS>")
-    xml = xml.replace("<DS_MAD>fs</DS_MAD><TM_MAD>ssh</TM_MAD>",
-                      "<DS_MAD>onedock</DS_MAD><TM_MAD>onedock</TM_MAD>")
-    return xml
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 class RegistryView:
     """Independent look at a registry over plain HTTP (not through onedock's client)."""
 
@@ -245,7 +225,7 @@ def hub_view(hub):
 def bridges(docker_client):
     if subprocess.run(["ip", "link", "show"], capture_output=True).returncode != 0:
         pytest.skip("needs iproute2")
-    made = [helpers.Bridge("odtbr0", "10.213.10.0/24"), helpers.Bridge("odtbr1", "10.213.11.0/24")]
+    made = [Bridge("odtbr0", "10.213.10.0/24"), Bridge("odtbr1", "10.213.11.0/24")]
     yield made
     for bridge in made:
         bridge.remove()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import subprocess
 
 import docker.errors
 
@@ -41,25 +39,3 @@ def tags(client, vmid: int) -> set[str]:
 
 def volumes(client, vmid: int) -> set[str]:
     return {v.name for v in client.volumes.list(filters={"label": f"{VOL_LABEL}={vmid}"})}
-
-
-
-class Bridge:
-    """A Linux bridge owned by the test, with the host's address on it."""
-
-    def __init__(self, name: str, net: str):
-        self.name = name
-        self.net = ipaddress.IPv4Network(net)
-        self.gateway = str(self.net.network_address + 1)
-        subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
-        subprocess.run(["ip", "addr", "add", f"{self.gateway}/{self.net.prefixlen}", "dev", name],
-                       check=True)
-        subprocess.run(["ip", "link", "set", name, "up"], check=True)
-
-    def ip(self, n: int) -> str:
-        return str(self.net.network_address + n)
-
-    def remove(self) -> None:
-        subprocess.run(["ip", "link", "del", self.name], check=False)
-
-

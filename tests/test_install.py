@@ -55,9 +55,13 @@ def test_every_template_renders():
                   config="/etc/onedock/registry.yml", helper="/usr/local/bin/onedock-nic",
                   insecure_registries=["fe:5000"], name="net", bridge="br0",
                   network="10.0.0.0", netmask="255.255.255.0", gateway="10.0.0.1",
-                  first_ip="10.0.0.10", size=50, hostname="node01")
+                  first_ip="10.0.0.10", size=50, hostname="node01",
+                  bridge_address="10.214.0.1/24", src="/root/src", venv="/opt/onedock",
+                  registry_unit="[Unit]\n", registry_config="version: 0.1\n",
+                  onedock_conf="registry = 'x'\n",
+                  one_packages=False)
     rendered = {name: provision.render(name, **values) for name in provision.names()}
-    assert len(rendered) >= 11
+    assert len(rendered) >= 13
     for name, text in rendered.items():
         assert text.strip(), name
     import json

@@ -13,59 +13,9 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from tests.conftest import FRONTEND, HOST, HOST2, PROTOCOL, ds_xml
-from tests.helpers import Bridge, disk, purge, tags, vmdir
-
-SERVE = ('["sh","-c","mkdir -p /www && echo $ONE_VMID > /www/index.html && '
-         '(httpd -f -p 8080 -h /www &) && exec httpd -f -p 80 -h /www"]')
-
-
-def vm_xml(vmid: int, source: str, bridge: Bridge, ip: int, *, memory=128, cpu="0.5", vcpu=1,
-           command=SERVE, extra_disks=(), context_disk=1) -> str:
-    root = ET.fromstring((PROTOCOL / "lxc_deployment.xml").read_text())
-    root.find("ID").text = str(vmid)
-    root.find("NAME").text = f"test-{vmid}"
-    tmpl = root.find("TEMPLATE")
-    tmpl.find("MEMORY").text = str(memory)
-    tmpl.find("CPU").text = cpu
-    ET.SubElement(tmpl, "VCPU").text = str(vcpu)
-    d0 = tmpl.find("DISK")
-    d0.find("SOURCE").text = source
-    d0.find("TM_MAD").text = "onedock"
-    for disk_id, target, extra in extra_disks:
-        d = ET.SubElement(tmpl, "DISK")
-        for key, value in {"DISK_ID": disk_id, "TARGET": target, "TM_MAD": "onedock",
-                           "TYPE": "FS", **extra}.items():
-            ET.SubElement(d, key).text = str(value)
-    nic = tmpl.find("NIC")
-    mac = "02:00:" + ":".join(f"{int(b):02x}" for b in bridge.ip(ip).split("."))
-    nic.find("BRIDGE").text = bridge.name
-    nic.find("IP").text = bridge.ip(ip)
-    nic.find("MAC").text = mac
-    nic.find("TARGET").text = f"one-{vmid}-0"
-    ctx = tmpl.find("CONTEXT")
-    ctx.find("DISK_ID").text = str(context_disk)
-    ctx.find("ETH0_IP").text = bridge.ip(ip)
-    ctx.find("ETH0_MAC").text = mac
-    ET.SubElement(ctx, "ETH0_MASK").text = str(bridge.net.netmask)
-    ET.SubElement(ctx, "ETH0_GATEWAY").text = bridge.gateway
-    ET.SubElement(ctx, "HOSTNAME").text = f"vm{vmid}"
-    ET.SubElement(ctx, "START_SCRIPT").text = "echo started > /tmp/start-script-ran"
-    hist = root.find("HISTORY_RECORDS/HISTORY")
-    hist.find("VM_MAD").text = "onedock"
-    root.find("USER_TEMPLATE").find("HYPERVISOR").text = "onedock"
-    if command:
-        ET.SubElement(root.find("USER_TEMPLATE"), "DOCKER_COMMAND").text = command
-    return ET.tostring(root, encoding="unicode")
-
-
-def drv(vm: str, host: str = HOST, migr: str = "") -> bytes:
-    """VMM_DRIVER_ACTION_DATA as one_vmm_exec writes it to a step's stdin."""
-    migr_el = f"<MIGR_HOST>{migr}</MIGR_HOST>" if migr else "<MIGR_HOST/>"
-    return (f"<VMM_DRIVER_ACTION_DATA><HOST>{host}</HOST>{migr_el}<DEPLOY_ID/>"
-            f"<LOCAL_DEPLOYMENT_FILE/><REMOTE_DEPLOYMENT_FILE/><CHECKPOINT_FILE/><TM_COMMAND/>"
-            f"<TM_COMMAND_ROLLBACK/><DISK_TARGET_PATH/>{vm}<DATASTORE><ID>0</ID></DATASTORE>"
-            f"</VMM_DRIVER_ACTION_DATA>\n").encode()
+from sandbox.vmdoc import SERVE, drv, vm_xml  # noqa: F401
+from tests.conftest import FRONTEND, HOST, HOST2, ds_xml
+from tests.helpers import disk, purge, tags, vmdir
 
 
 def get(ip: str, port: int, timeout: float = 10.0) -> str:
@@ -258,6 +208,8 @@ def test_deploy_of_an_unstaged_image_leaves_nothing(harness, bridges, image_sour
 def test_deploy_on_a_missing_bridge_leaves_nothing(harness, staged, image_source,
                                                    docker_client):
     vmid = staged
+    from sandbox.vmdoc import Bridge
+
     ghost = Bridge.__new__(Bridge)
     ghost.name, ghost.net = "odtnobr", ipaddress.IPv4Network("10.213.99.0/24")
     ghost.gateway = "10.213.99.1"

@@ -7,6 +7,7 @@ into images, so it survives those too (processes restart: there is no CRIU check
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -99,6 +100,18 @@ class Box:
                         f"{other['Names'][0].lstrip('/')} on this host"
                     )
 
+    def create(self, body: dict) -> None:
+        """Create the container; without a CPU cap where the kernel has no CFS quota."""
+        try:
+            self.engine.create_container(self.name, body)
+        except OneDockError as exc:
+            if "NanoCPUs can not be set" not in str(exc):
+                raise
+            body["HostConfig"].pop("NanoCpus")
+            sys.stderr.write(f"WARN: VM {self.vmid}: this kernel has no CPU CFS quota; "
+                             "VCPU is not enforced as a cap, CPU shares still apply\n")
+            self.engine.create_container(self.name, body)
+
     def keep_layer(self, disk_id: int) -> None:
         """Commit the container's writable layer onto its boot disk tag, then drop it."""
         self.engine.commit(self.name, names.disk_repo(self.vmid), names.disk_tag(disk_id))
@@ -121,7 +134,7 @@ class Box:
         created = False
         try:
             if existing is None:
-                self.engine.create_container(self.name, body)
+                self.create(body)
                 created = True
             self.put_ssh_key(vm)
             self.engine.start(self.name)
@@ -129,12 +142,13 @@ class Box:
             helper = None
             self.start_script(vm)
         except BaseException:
-            if helper is not None:
-                helper.close()
-            if created:
-                self.engine.remove_container(self.name, force=True)
-            else:
-                self.engine.kill(self.name)
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                if helper is not None:
+                    helper.close()
+                if created:
+                    self.engine.remove_container(self.name, force=True)
+                elif existing is not None:
+                    self.engine.kill(self.name)
             raise
         return self.name
 
@@ -413,8 +427,14 @@ def resize(cfg: Config, argv: list[str]) -> str:
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     host_config = spec(vm)["HostConfig"]
-    box.engine.update(box.name, {k: host_config[k] for k in
-                                 ("Memory", "MemorySwap", "NanoCpus", "CpuShares")})
+    resources = {k: host_config[k] for k in ("Memory", "MemorySwap", "NanoCpus", "CpuShares")}
+    try:
+        box.engine.update(box.name, resources)
+    except OneDockError as exc:
+        if "NanoCPUs" not in str(exc) and "CFS" not in str(exc):
+            raise
+        resources.pop("NanoCpus")  # no CFS quota on this kernel: shares and memory only
+        box.engine.update(box.name, resources)
     return ""
 
 

@@ -1,0 +1,58 @@
+"""What every sandbox offers, whatever runs it (LXD through pylxd today)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from onedock.errors import OneDockError
+
+GUEST_SRC = "/root/onedock-src"
+GUEST_VENV = "/opt/onedock"
+
+
+@dataclass
+class ExecResult:
+    rc: int
+    stdout: str
+    stderr: str
+
+
+class Backend(Protocol):
+    name: str
+
+    def up(self) -> None: ...
+    def provision(self) -> None: ...
+    def exec(self, argv: list[str], *, cwd: str = "/root", check: bool = True) -> ExecResult: ...
+    def status(self) -> dict: ...
+    def shell(self) -> None: ...
+    def down(self) -> None: ...
+
+
+class Steps:
+    """Progress for long operations: numbered steps with durations, and which one failed."""
+
+    def __init__(self, title: str, out=sys.stdout):
+        self.title = title
+        self.out = out
+        self.started = time.perf_counter()
+
+    def run(self, label: str, func, *args, retry: str = ""):
+        begin = time.perf_counter()
+        self.out.write(f"==> {label} ...\n")
+        self.out.flush()
+        try:
+            result = func(*args)
+        except Exception as exc:  # noqa: BLE001 - pylxd and friends raise their own types
+            hint = f" ({retry})" if retry else ""
+            raise OneDockError(f"{self.title}: step '{label}' failed: {exc}{hint}") from exc
+        self.out.write(f"    done in {time.perf_counter() - begin:.1f}s\n")
+        self.out.flush()
+        return result
+
+    def finish(self) -> float:
+        took = time.perf_counter() - self.started
+        self.out.write(f"==> {self.title}: ready in {took:.1f}s\n")
+        return took
