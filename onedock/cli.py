@@ -24,6 +24,8 @@ def _datastore_payload(argv: list[str]) -> bytes:
 
 
 def run_action(family: str, action: str, argv: list[str], remotes_root: str | None) -> int:
+    if family == "vmm":
+        _buffer_stdin()  # one_vmm_exec writes all of stdin before it reads our answer
     try:
         from onedock import config
 
@@ -62,6 +64,13 @@ def run_action(family: str, action: str, argv: list[str], remotes_root: str | No
 
             traceback.print_exc()
         return _fail(f"{family}/{action}: internal error: {type(exc).__name__}: {exc}")
+
+
+def _buffer_stdin() -> None:
+    import io
+
+    data = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
+    sys.stdin = io.TextIOWrapper(io.BytesIO(data))
 
 
 def _fail(message: str) -> int:

@@ -42,6 +42,8 @@ class Config:
     local_docker: str = "unix:///var/run/docker.sock"
     shutdown_timeout: int = 120
     nic_helper: tuple[str, ...] = ("sudo", "-n", "onedock-nic")
+    allow_privileged: bool = False
+    allowed_capabilities: tuple[str, ...] = ()
     state_dir: str = "/var/tmp/onedock"
     probe_timeout: float = 5.0
 
@@ -88,6 +90,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "local_docker": str,
     "shutdown_timeout": int,
     "nic_helper": list,
+    "allow_privileged": bool,
+    "allowed_capabilities": list,
     "state_dir": str,
     "probe_timeout": (int, float),
 }
@@ -138,6 +142,11 @@ def _check(data: dict, origin: str) -> dict:
         if not out["nic_helper"] or not all(isinstance(a, str) for a in out["nic_helper"]):
             raise OneDockError(f"{origin}: nic_helper must be a non-empty list of strings")
         out["nic_helper"] = tuple(out["nic_helper"])
+    if "allowed_capabilities" in out:
+        caps = out["allowed_capabilities"]
+        if not all(isinstance(c, str) and c.isupper() for c in caps):
+            raise OneDockError(f"{origin}: allowed_capabilities must list names like NET_ADMIN")
+        out["allowed_capabilities"] = tuple(caps)
     if "local_docker" in out and not out["local_docker"].startswith(("unix://", "tcp://")):
         raise OneDockError(f"{origin}: local_docker must be a unix:// or tcp:// engine URL")
     if "shutdown_timeout" in out and not 0 <= out["shutdown_timeout"] <= 3600:

@@ -92,13 +92,31 @@ def nic_specs(vm: VM, nics: list[Nic] | None = None) -> list[NicSpec]:
             ip=nic.ip,
             prefix=prefix,
             gateway=vm.nic_context(nic.nic_id, "GATEWAY") or nic.attrs.get("GATEWAY", ""),
-            host_if=nic.attrs.get("TARGET") or f"one-{vm.id}-{nic.nic_id}",
+            host_if=f"one-{vm.id}-{nic.nic_id}",  # never the template's TARGET: user-settable
             mtu=int(mtu) if mtu.isdigit() else 0,
         ).check())
     return specs
 
 
-def spec(vm: VM) -> dict:
+def _policy(vm: VM, cfg) -> tuple[list[str], bool, bool]:
+    """The VM's DOCKER_* opt-ins, checked against what the administrator allows."""
+    user = vm.user_template
+    caps = [c.strip().upper() for c in user.get("DOCKER_CAP_ADD", "").split(",") if c.strip()]
+    for cap in caps:
+        if not _CAPS.fullmatch(cap):
+            raise OneDockError(f"DOCKER_CAP_ADD: '{cap}' is not a capability name")
+        if cap not in cfg.allowed_capabilities:
+            raise OneDockError(f"DOCKER_CAP_ADD: {cap} is not allowed on this host",
+                               hint="an administrator can list it in allowed_capabilities")
+    privileged = _yes(user.get("DOCKER_PRIVILEGED", ""), False)
+    no_new_privs = _yes(user.get("DOCKER_NO_NEW_PRIVILEGES", ""), True)
+    if (privileged or not no_new_privs) and not cfg.allow_privileged:
+        raise OneDockError("DOCKER_PRIVILEGED / DOCKER_NO_NEW_PRIVILEGES=NO are not allowed",
+                           hint="an administrator can set allow_privileged = true")
+    return caps, privileged, no_new_privs
+
+
+def spec(vm: VM, cfg) -> dict:
     """The Engine API create body for the VM's container (its hash is kept as a label)."""
     boot = boot_disk(vm)
     mounts = []
@@ -117,10 +135,7 @@ def spec(vm: VM) -> dict:
     env.append(f"ONE_VMID={vm.id}")
     memory = vm.memory_mb * MIB if vm.memory_mb > 0 else 0
     cpus = vm.vcpu or max(1, math.ceil(vm.cpu))
-    caps_add = [c.strip().upper() for c in user.get("DOCKER_CAP_ADD", "").split(",") if c.strip()]
-    for cap in caps_add:
-        if not _CAPS.fullmatch(cap):
-            raise OneDockError(f"DOCKER_CAP_ADD: '{cap}' is not a capability name")
+    caps_add, privileged, no_new_privs = _policy(vm, cfg)
     dns = []
     for server in (vm.context.get("ETH0_DNS") or vm.context.get("DNS") or "").split():
         try:
@@ -141,9 +156,8 @@ def spec(vm: VM) -> dict:
         "Init": True,
         "CapDrop": [c for c in DROP_CAPS if c not in caps_add],
         "CapAdd": caps_add,
-        "SecurityOpt": [] if not _yes(user.get("DOCKER_NO_NEW_PRIVILEGES", ""), True)
-        else ["no-new-privileges"],
-        "Privileged": _yes(user.get("DOCKER_PRIVILEGED", ""), False),
+        "SecurityOpt": ["no-new-privileges"] if no_new_privs else [],
+        "Privileged": privileged,
         "Dns": dns,
         "RestartPolicy": {"Name": "no"},
     }

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from onedock.errors import OneDockError
 
 _IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
+_HOST_IF = re.compile(r"one-[0-9]{1,9}-[0-9]{1,3}")  # only onedock's own veth ends
 _MAC = re.compile(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}")
 _VOLUME_ROOT = "/var/lib/docker/volumes"
 
@@ -44,9 +45,10 @@ class NicSpec:
         return f"eth{self.nic_id}"
 
     def check(self) -> NicSpec:
-        for name in (self.bridge, self.host_if):
-            if not _IFNAME.fullmatch(name):
-                raise OneDockError(f"'{name}' is not a valid interface name")
+        if not _IFNAME.fullmatch(self.bridge):
+            raise OneDockError(f"'{self.bridge}' is not a valid bridge name")
+        if not _HOST_IF.fullmatch(self.host_if) or len(self.host_if) > 15:
+            raise OneDockError(f"'{self.host_if}' is not an onedock veth name (one-<vmid>-<n>)")
         if not _MAC.fullmatch(self.mac):
             raise OneDockError(f"'{self.mac}' is not a MAC address (aa:bb:cc:dd:ee:ff)")
         if not 0 <= self.nic_id < 1000:
@@ -102,8 +104,11 @@ def attach(pid: int, nics: list[NicSpec]) -> None:
                 )
             stale = _one(ipr, nic.host_if)
             if stale is not None:
+                kind = ipr.get_links(stale)[0].get_attr("IFLA_LINKINFO")
+                if kind is None or kind.get_attr("IFLA_INFO_KIND") != "veth":
+                    raise OneDockError(f"{nic.host_if} exists and is not an onedock veth")
                 ipr.link("del", index=stale)
-            peer = f"odp{pid % 100000}n{nic.nic_id}"[:15]
+            peer = f"odp{os.urandom(5).hex()}"  # unique while it crosses into the container
             leftover = _one(ipr, peer)
             if leftover is not None:
                 ipr.link("del", index=leftover)
@@ -242,14 +247,27 @@ def unmount(pid: int, target: str) -> None:
 # -- entry point ------------------------------------------------------------------------------
 
 
+def _container_pid(pid) -> None:
+    """Only act inside a container: a process whose namespaces are not the host's."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
+        raise OneDockError("a container init pid is required")
+    try:
+        for kind in ("net", "mnt"):
+            # the helper itself runs in the host's namespaces
+            if os.stat(f"/proc/{pid}/ns/{kind}").st_ino == os.stat(f"/proc/self/ns/{kind}").st_ino:
+                raise OneDockError(f"pid {pid} shares the host's {kind} namespace: not a container")
+    except FileNotFoundError as exc:
+        raise OneDockError(f"no process {pid}: the container is not running") from exc
+
+
 def run(request: dict) -> dict:
     """One privileged request; the same function serves in-process calls and the sudo helper."""
     op = request.get("op")
     if op is None:
         return {}  # an early-started helper that turned out not to be needed
     pid = request.get("pid", 0)
-    if op != "check_bridges" and (not isinstance(pid, int) or pid <= 1):
-        raise OneDockError("a container init pid is required")
+    if op != "check_bridges":
+        _container_pid(pid)
     if op == "attach":
         attach(pid, [NicSpec(**n).check() for n in request.get("nics", [])])
         return {}
@@ -298,7 +316,12 @@ class Helper:
         if self._thread is not None:
             self._thread.join()
             return run(request)
-        out, err = self._proc.communicate(json.dumps(request).encode(), timeout=120)
+        try:
+            out, err = self._proc.communicate(json.dumps(request).encode(), timeout=120)
+        except Exception:
+            self._proc.kill()
+            self._proc.wait()
+            raise
         if self._proc.returncode != 0:
             message = err.decode("utf-8", "replace").strip() or f"exit {self._proc.returncode}"
             raise OneDockError(f"{' '.join(self._argv)}: {message}",
@@ -323,8 +346,9 @@ def main() -> None:
             raise OneDockError("request must be a JSON object")
         out = run(request)
         sys.stdout.write(json.dumps(out))
-    except (OneDockError, ValueError, TypeError) as exc:
-        sys.stderr.write(" ".join(str(exc).split()) + "\n")
+    except Exception as exc:  # noqa: BLE001 - one line for oned, whatever failed (netlink too)
+        sys.stderr.write(" ".join(f"{exc}".split()) or type(exc).__name__)
+        sys.stderr.write("\n")
         sys.exit(1)
 
 

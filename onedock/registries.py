@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from onedock.config import Config
 from onedock.engine import registry_auth
+from onedock.errors import OneDockError
 from onedock.registry.client import Registry
 from onedock.registry.reference import Reference
-
-_LOOPBACK = ("localhost", "127.", "[::1]")
 
 
 def private(cfg: Config) -> Registry:
@@ -22,11 +21,30 @@ def private(cfg: Config) -> Registry:
 
 
 def source(cfg: Config, ref: Reference) -> Registry:
-    """A source registry; plain HTTP only for loopback and `insecure_sources`, as Docker does."""
+    """A source registry; plain HTTP only for loopback and `insecure_sources`, as Docker does.
+
+    The private registry itself is refused: its repositories are other images' disks, and
+    reading them with onedock's credentials would bypass OpenNebula's permissions.
+    """
     if ref.registry == cfg.registry:
-        return private(cfg)
-    insecure = ref.registry in cfg.insecure_sources or ref.registry.startswith(_LOOPBACK)
+        raise OneDockError(
+            f"images cannot be registered from the private registry {cfg.registry}",
+            hint="clone the OpenNebula image instead (oneimage clone)",
+        )
+    insecure = ref.registry in cfg.insecure_sources or _loopback(ref.registry)
     return Registry(ref.registry, secure=not insecure, timeout=cfg.timeout, api_host=ref.api_host)
+
+
+def _loopback(registry: str) -> bool:
+    import ipaddress
+
+    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def engine_auth(cfg: Config) -> str:

@@ -62,7 +62,16 @@ class Host:
         return self.engine.image_inspect(f"{names.disk_repo(vmid)}:{names.disk_tag(disk_id)}")
 
     def untag_disk(self, vmid: int, disk_id: int) -> bool:
-        return self.engine.remove_image(f"{names.disk_repo(vmid)}:{names.disk_tag(disk_id)}")
+        ref = f"{names.disk_repo(vmid)}:{names.disk_tag(disk_id)}"
+        try:
+            return self.engine.remove_image(ref)
+        except Conflict:
+            # a committed layer (save, resume) is only held by the VM's own container
+            box = self.engine.container_inspect(names.container(vmid))
+            if box is None or (box.get("State") or {}).get("Running"):
+                raise
+            self.engine.remove_container(names.container(vmid), force=True, volumes=True)
+            return self.engine.remove_image(ref)
 
     # -- volumes --------------------------------------------------------------------------
 
@@ -199,9 +208,12 @@ class Host:
 
     def remove_vm(self, vmid: int) -> None:
         """Everything of the VM on this host: its container, volumes and disk tags."""
-        self.engine.remove_container(names.container(vmid), force=True)
+        self.engine.remove_container(names.container(vmid), force=True, volumes=True)
         for vol in self.engine.volumes([f"{names.LABEL_VMID}={vmid}"]):
             with contextlib.suppress(NotFound):
                 self.engine.remove_volume(vol["Name"])
-        for disk_id in self.vm_disks(vmid):
-            self.untag_disk(vmid, disk_id)
+        for img in self.engine.images(names.disk_repo(vmid)):
+            for tag in img.get("RepoTags") or []:
+                if tag.startswith(f"{names.disk_repo(vmid)}:"):
+                    with contextlib.suppress(NotFound):
+                        self.engine.remove_image(tag)

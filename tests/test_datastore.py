@@ -303,3 +303,31 @@ def test_source_registry_answering_500_leaves_nothing(harness, images, hub, priv
             assert not private_view.has_blob(repo, blob["digest"])
     finally:
         server.shutdown()
+
+
+def test_the_private_registry_is_not_a_source(harness, images, private, new_id):
+    """Its repositories are other images' disks: reading them would bypass ONE's ACLs."""
+    victim = new_id()
+    assert harness.ds("cp", ds_xml(victim, path=f"docker://{images['busybox']}"), victim).rc == 0
+    thief = new_id()
+    res = harness.ds("cp", ds_xml(thief, path=f"docker://{private.host}/onedock/image-{victim}"),
+                     thief)
+    assert res.rc == 1 and "cannot be registered from the private registry" in res.error_line
+
+
+def test_compressed_archives_are_refused(harness, docker_client, images, new_id):
+    import gzip
+    import tempfile
+    from pathlib import Path
+
+    safe = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    archive = safe / "busybox.tar.gz"
+    try:
+        with gzip.open(archive, "wb") as out:
+            for chunk in docker_client.images.get(images["busybox"]).save():
+                out.write(chunk)
+        res = harness.ds("cp", ds_xml(new_id(), path=str(archive)), 1)
+        assert res.rc == 1 and "is not a readable docker save archive" in res.error_line
+    finally:
+        archive.unlink(missing_ok=True)
+        safe.rmdir()

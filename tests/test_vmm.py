@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import subprocess
 import time
 import urllib.request
@@ -365,3 +366,55 @@ def test_dockerd_restart_under_a_running_vm(harness, bridges, image_source, new_
         assert get(br.ip(60), 80) == str(vmid)
     finally:
         purge(engine2.client, vmid)
+
+
+# -- review findings: isolation holds against what a VM template can say ----------------------
+
+
+def test_nic_target_from_the_template_cannot_name_a_host_interface(harness, bridges, staged,
+                                                                     image_source):
+    vmid, br = staged, bridges[0]
+    xml = vm_xml(vmid, image_source, br, 34).replace(f"<TARGET>one-{vmid}-0</TARGET>",
+                                                      f"<TARGET>{br.name}</TARGET>")
+    assert deploy(harness, vmid, xml).rc == 0
+    assert Path(f"/sys/class/net/{br.name}/bridge").is_dir()  # the bridge survived
+    assert Path(f"/sys/class/net/one-{vmid}-0").exists()
+    assert get(br.ip(34), 80) == str(vmid)
+
+
+@pytest.mark.parametrize("attr,value,message", [
+    ("DOCKER_PRIVILEGED", "YES", "are not allowed"),
+    ("DOCKER_NO_NEW_PRIVILEGES", "NO", "are not allowed"),
+    ("DOCKER_CAP_ADD", "SYS_ADMIN", "SYS_ADMIN is not allowed on this host"),
+])
+def test_isolation_opt_ins_need_the_administrator(harness, bridges, staged, image_source,
+                                                  docker_client, attr, value, message):
+    vmid = staged
+    root = ET.fromstring(vm_xml(vmid, image_source, bridges[0], 35))
+    ET.SubElement(root.find("USER_TEMPLATE"), attr).text = value
+    res = deploy(harness, vmid, ET.tostring(root, encoding="unicode"))
+    assert res.rc == 1 and message in res.error_line
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(f"one-{vmid}")
+
+
+def test_a_deploy_time_disk_is_not_detached_live(harness, bridges, staged, image_source):
+    vmid, br = staged, bridges[0]
+    assert harness.tm("mkimage", "8", "raw", disk(vmid, 2), str(vmid), "0").rc == 0
+    xml = vm_xml(vmid, image_source, br, 36, extra_disks=[(2, "vdb", {})])
+    assert deploy(harness, vmid, xml).rc == 0
+    res = vmm(harness, "detach_disk", f"one-{vmid}", f"/var/lib/one//datastores/0/{vmid}/disk.2",
+              "vdb", "1", str(vmid), HOST, stdin=drv(xml))
+    assert res.rc == 1 and "power the VM off to detach it" in res.error_line
+
+
+def test_root_helper_refuses_the_host_and_foreign_interfaces():
+    from onedock.errors import OneDockError
+    from onedock.nic import NicSpec, run
+
+    with pytest.raises(OneDockError, match="shares the host's net namespace"):
+        run({"op": "detach", "pid": os.getpid(), "mac": "02:00:00:00:00:01"})
+    with pytest.raises(OneDockError, match="not an onedock veth name"):
+        NicSpec(0, "br0", "02:00:00:00:00:01", "10.0.0.2", 24, "", "eth0").check()
+    with pytest.raises(OneDockError, match="container init pid is required"):
+        run({"op": "mount", "pid": True, "volume": "one-1-disk.1", "target": "/x"})

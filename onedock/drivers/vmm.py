@@ -53,7 +53,9 @@ class Box:
         self.cfg = cfg
         self.vmid = vmid
         self.name = names.container(vmid)
-        self.engine = engine or Engine(cfg.local_docker, cfg.timeout, "this host")
+        # stop/restart wait up to shutdown_timeout inside the engine: outlast it
+        slow = max(cfg.timeout, cfg.shutdown_timeout + 30)
+        self.engine = engine or Engine(cfg.local_docker, slow, "this host")
 
     def inspect(self) -> dict | None:
         return self.engine.container_inspect(self.name)
@@ -115,11 +117,11 @@ class Box:
     def keep_layer(self, disk_id: int) -> None:
         """Commit the container's writable layer onto its boot disk tag, then drop it."""
         self.engine.commit(self.name, names.disk_repo(self.vmid), names.disk_tag(disk_id))
-        self.engine.remove_container(self.name, force=True)
+        self.engine.remove_container(self.name, force=True, volumes=True)
 
     def run(self, vm: VM) -> str:
         """Create (or reuse) and start the container, then plumb NICs and apply context."""
-        body = spec(vm)
+        body = spec(vm, self.cfg)
         existing = self.inspect()
         if existing is not None:
             labels = (existing.get("Config") or {}).get("Labels") or {}
@@ -344,6 +346,12 @@ def detach_disk(cfg: Config, argv: list[str]) -> str:
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     disks = [d for d in vm.disks if d.target == target] or [_attached(vm, "disk")]
+    volume = names.volume(box.vmid, disks[0].disk_id)
+    mounts = ((box.inspect() or {}).get("Mounts")) or []
+    if any(m.get("Name") == volume for m in mounts):
+        raise OneDockError(
+            f"disk {disks[0].disk_id} was attached when the VM was deployed and stays in use "
+            "by its container", hint="power the VM off to detach it")
     call({"op": "unmount", "pid": box.pid(), "target": mountpoint(disks[0])},
          list(cfg.nic_helper))
     return ""
@@ -426,7 +434,7 @@ def resize(cfg: Config, argv: list[str]) -> str:
     deploy_id, *_ = _args(argv, 3, "deploy_id vmid host")
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
-    host_config = spec(vm)["HostConfig"]
+    host_config = spec(vm, cfg)["HostConfig"]
     resources = {k: host_config[k] for k in ("Memory", "MemorySwap", "NanoCpus", "CpuShares")}
     try:
         box.engine.update(box.name, resources)

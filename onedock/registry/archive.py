@@ -23,10 +23,11 @@ class Archive:
     def __init__(self, path: Path):
         self.path = path
         try:
-            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
+            self._tar = tarfile.open(path, "r:")  # noqa: SIM115 - closed by close()
             index = self._json("manifest.json")
         except (OSError, tarfile.TarError) as exc:
-            raise OneDockError(f"{path} is not a readable docker save archive: {exc}") from exc
+            raise OneDockError(f"{path} is not a readable docker save archive: {exc}",
+                               hint="an uncompressed `docker save -o file.tar`") from exc
         if not isinstance(index, list) or not index or not isinstance(index[0], dict):
             raise OneDockError(f"{path}: manifest.json lists no image")
         entry = index[0]
