@@ -18,6 +18,7 @@ import re
 import shlex
 
 from onedock import names
+from onedock.engine import CONTEXT_ENV_LABEL
 from onedock.errors import OneDockError
 from onedock.nic import NicSpec
 from onedock.one.vm import VM, Disk, Nic
@@ -166,7 +167,8 @@ def spec(vm: VM, cfg) -> dict:
         "Hostname": hostname,
         "Env": env,
         "Labels": {names.LABEL_VMID: str(vm.id), names.LABEL_DISK: str(boot.disk_id),
-                   LABEL_IPS: ips},
+                   LABEL_IPS: ips,
+                   CONTEXT_ENV_LABEL: ",".join(e.split("=", 1)[0] for e in env)},
         "NetworkDisabled": False,
         "HostConfig": host_config,
     }

@@ -19,6 +19,8 @@ from urllib.parse import quote, urlencode
 from onedock.errors import NotFound, OneDockError
 from onedock.transport import engine_connection
 
+CONTEXT_ENV_LABEL = "org.opennebula.onedock.ctxenv"
+
 
 class Conflict(OneDockError):
     """The engine refused because of existing state (name in use, volume in use, ...)."""
@@ -154,10 +156,19 @@ class Engine:
         )
         self._drain(resp, f"import {repo}:{tag}")
 
-    def commit(self, container: str, repo: str, tag: str, labels: dict | None = None) -> str:
-        query = {"container": container, "repo": repo, "tag": tag, "pause": "true"}
-        body = {"Labels": labels} if labels else {}
-        return self.json("POST", "/commit", query=query, json_body=body)["Id"]
+    def commit(self, container: str, repo: str, tag: str) -> str:
+        """Commit a VM's container, blanking the context it got as environment.
+
+        Context values (passwords, tokens, keys) must not travel into images that other VMs
+        start from; Docker's commit cannot drop variables, so they are set to empty strings.
+        """
+        info = self.container_inspect(container) or {}
+        labels = (info.get("Config") or {}).get("Labels") or {}
+        names = [n for n in labels.get(CONTEXT_ENV_LABEL, "").split(",") if n]
+        query = [("container", container), ("repo", repo), ("tag", tag), ("pause", "true")]
+        query += [("changes", f"ENV {name}=") for name in names]
+        resp = self.request("POST", f"/commit?{urlencode(query)}", json_body={})
+        return json.loads(resp.body)["Id"]  # type: ignore[attr-defined]
 
     # -- containers -----------------------------------------------------------------------
 

@@ -297,11 +297,11 @@ class Helper:
     imports it) before creating the container and hands it the request once there is a pid.
     """
 
-    def __init__(self, argv: list[str]):
+    def __init__(self, argv: list[str], local: bool = True):
         self._argv = argv
         self._proc = None
         self._thread = None
-        if os.geteuid() == 0:
+        if local and os.geteuid() == 0:
             import threading
 
             self._thread = threading.Thread(target=_preload, daemon=True)

@@ -17,6 +17,8 @@ from onedock.engine import Conflict, Engine
 from onedock.errors import NotFound, OneDockError
 from onedock.registry.image import KIND_LABEL
 
+LABEL_SOURCE = f"{names.LABEL}.source"  # the registry content a volume was made from
+
 
 class Host:
     def __init__(self, cfg: Config, name: str):
@@ -40,8 +42,13 @@ class Host:
                 raise OneDockError(f"{self.name}: {ref} missing right after a successful pull")
         return info
 
-    def stage(self, repo: str, tag: str, vmid: int, disk_id: int, role: str) -> str:
-        """Make disk.N of the VM from registry repo:tag; returns 'image' or 'volume'."""
+    def stage(self, repo: str, tag: str, vmid: int, disk_id: int, role: str,
+              volumes: bool = True) -> str:
+        """Make disk.N of the VM from registry repo:tag; returns 'image' or 'volume'.
+
+        volumes=False only pre-pulls volume-kind content (live-migration warm-up): the
+        volume itself is made when its current content arrives.
+        """
         registry = registries.private(self.cfg)
         digest = registry.head_manifest(repo, tag)
         if digest is None:
@@ -53,10 +60,15 @@ class Host:
         info = self.ensure_image(ref)
         labels = (info.get("Config") or {}).get("Labels") or {}
         if labels.get(KIND_LABEL) == "volume":
-            self.volume_from_image(ref, vmid, disk_id, role)
+            if volumes:
+                self.volume_from_image(ref, vmid, disk_id, role)
             return "volume"
         self.engine.tag(ref, names.disk_repo(vmid), names.disk_tag(disk_id))
         return "image"
+
+    def has_disk(self, vmid: int, disk_id: int) -> bool:
+        return self.disk_image(vmid, disk_id) is not None or self.engine.volume_inspect(
+            names.volume(vmid, disk_id)) is not None
 
     def disk_image(self, vmid: int, disk_id: int) -> dict | None:
         return self.engine.image_inspect(f"{names.disk_repo(vmid)}:{names.disk_tag(disk_id)}")
@@ -90,10 +102,14 @@ class Host:
     def volume_from_image(self, ref: str, vmid: int, disk_id: int, role: str) -> None:
         """Fill a new volume from a volume-kind image: Docker copies /volume into it on create."""
         name = names.volume(vmid, disk_id)
-        if self.engine.volume_inspect(name) is not None:
-            return
+        existing = self.engine.volume_inspect(name)
+        if existing is not None:
+            if (existing.get("Labels") or {}).get(LABEL_SOURCE) in (ref, None):
+                return  # already made from this very content (a retried action)
+            self.remove_volume(name, vmid)  # older content: the parked copy is newer
+        labels = {**self.volume_labels(vmid, disk_id, role), LABEL_SOURCE: ref}
         mount = {"Type": "volume", "Source": name, "Target": names.VOLUME_MOUNT,
-                 "VolumeOptions": {"Labels": self.volume_labels(vmid, disk_id, role)}}
+                 "VolumeOptions": {"Labels": labels}}
         try:
             with self.helper(ref, mount):
                 pass

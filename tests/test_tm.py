@@ -296,3 +296,22 @@ def test_failmigrate_undoes_premigrate(harness, source, docker_client, engine2, 
 def test_premigrate_with_garbage_on_stdin(harness, vm):
     res = harness.tm("premigrate", HOST, HOST2, f"{SYS}/{vm}", str(vm), "0", stdin=b"%%%")
     assert res.rc == 1 and "not valid base64" in res.error_line
+
+
+def test_stopped_vm_saveas_and_delete_on_the_frontend(harness, source, docker_client, new_id,
+                                                      private_view, vm):
+    """disk-saveas and terminate of a STOPPED VM name the front-end: the registry answers."""
+    assert harness.tm("clone", f"{FRONTEND}:{source}", disk(vm, 0), str(vm), "1").rc == 0
+    fe = FRONTEND + disk(vm, 0)[len(HOST):]
+    assert harness.tm("mv", disk(vm, 0), fe, str(vm), "0").rc == 0
+    assert private_view.digest(f"onedock/vm-{vm}", "disk.0") is not None
+    target = new_id()
+    assert harness.ds("mkfs", ds_xml(target, size=10), target).rc == 0
+    res = harness.tm("cpds", fe, f"onedock/image-{target}", "-1", str(vm), "1")
+    assert res.rc == 0, res.stderr
+    assert private_view.digest(f"onedock/image-{target}") == \
+        private_view.digest(f"onedock/vm-{vm}", "disk.0")
+    for path in (fe, f"{FRONTEND}:{SYS}/{vm}"):
+        res = harness.tm("delete", path, str(vm), "0")
+        assert res.rc == 0, res.stderr
+    assert private_view.digest(f"onedock/vm-{vm}", "disk.0") is None

@@ -170,6 +170,9 @@ def test_hot_attach_and_detach_disk(harness, bridges, staged, image_source, dock
         box.image.id, ["cat", "/v/f"], remove=True, network_disabled=True,
         volumes={vol.name: {"bind": "/v"}}, entrypoint=[])
     assert check.decode().strip() == "hot"
+    res = vmm(harness, "reboot", f"one-{vmid}", HOST, str(vmid), HOST, stdin=drv(attached))
+    assert res.rc == 0, res.stderr
+    assert box.exec_run(["cat", "/data/vdb/f"]).output.decode().strip() == "hot"  # still there
     res = vmm(harness, "detach_disk", f"one-{vmid}", f"/var/lib/one//datastores/0/{vmid}/disk.2",
               "vdb", "1", str(vmid), HOST, stdin=drv(attached))
     assert res.rc == 0, res.stderr
@@ -418,3 +421,18 @@ def test_root_helper_refuses_the_host_and_foreign_interfaces():
         NicSpec(0, "br0", "02:00:00:00:00:01", "10.0.0.2", 24, "", "eth0").check()
     with pytest.raises(OneDockError, match="container init pid is required"):
         run({"op": "mount", "pid": True, "volume": "one-1-disk.1", "target": "/x"})
+
+
+def test_committed_images_do_not_carry_the_context(harness, bridges, staged, image_source,
+                                                   docker_client):
+    vmid, br = staged, bridges[0]
+    root = ET.fromstring(vm_xml(vmid, image_source, br, 37))
+    ET.SubElement(root.find("TEMPLATE/CONTEXT"), "PASSWORD").text = "s3cret-value"
+    xml = ET.tostring(root, encoding="unicode")
+    assert deploy(harness, vmid, xml).rc == 0
+    res = vmm(harness, "snapshot_create", f"one-{vmid}", "3", str(vmid), HOST, stdin=drv(xml))
+    assert res.rc == 0, res.stderr
+    env = docker_client.images.get(f"one-{vmid}:snap-3").attrs["Config"]["Env"]
+    assert "PASSWORD=" in env and not any("s3cret" in e for e in env)
+    box = docker_client.containers.get(f"one-{vmid}")
+    assert "PASSWORD=s3cret-value" in box.attrs["Config"]["Env"]  # the running VM keeps it

@@ -86,8 +86,15 @@ def context(cfg: Config, argv: list[str]) -> str:
 def delete(cfg: Config, argv: list[str]) -> str:
     path, vmid, _ = _args(argv, 3, "host:path vmid dsid")
     path, vmid = host_path(path, "path"), number(vmid, "vmid")
-    host = Host(cfg, path.host)
     disk_id = path.disk_id
+    if path.host == cfg.frontend_name():  # a stopped VM's disks are parked in the registry
+        registry = registries.private(cfg)
+        repo = names.vm_repo(cfg.prefix, vmid)
+        wanted = [names.disk_tag(disk_id)] if disk_id is not None else registry.tags(repo)
+        for tag in wanted:
+            registry.forget(repo, tag)
+        return ""
+    host = Host(cfg, path.host)
     if disk_id is None:
         host.remove_vm(vmid)
         return ""
@@ -101,12 +108,16 @@ def _move_disk(cfg: Config, src: HostPath, dst: HostPath, vmid: int, disk_id: in
     """Park disk.N from src in the registry, stage it on dst; the front-end has no engine."""
     frontend = cfg.frontend_name()
     repo, tag = names.vm_repo(cfg.prefix, vmid), names.disk_tag(disk_id)
+    registry = registries.private(cfg)
     parked = src.host != frontend and Host(cfg, src.host).park(vmid, disk_id, repo, tag)
-    if not parked and not registries.private(cfg).head_manifest(repo, tag):
+    if not parked and not registry.head_manifest(repo, tag):
+        if dst.host != frontend and Host(cfg, dst.host).has_disk(vmid, disk_id):
+            return  # a retry after success: the disk already arrived
         raise OneDockError(f"disk.{disk_id} of VM {vmid} is neither on {src.host} nor parked "
                            f"in {cfg.registry}/{repo}")
     if dst.host != frontend:
         Host(cfg, dst.host).stage(repo, tag, vmid, disk_id, "moved")
+        registry.forget(repo, tag)  # the parked copy served its move
     if src.host not in (frontend, dst.host):
         here = Host(cfg, src.host)
         here.untag_disk(vmid, disk_id)
@@ -139,6 +150,15 @@ def _save(cfg: Config, argv: list[str], count: int, usage: str) -> str:
     args = _args(argv, count, usage)
     disk, target, vmid = host_path(args[0], "disk"), source(args[1]), number(args[-2], "vmid")
     disk_id = _disk(disk)
+    if disk.host == cfg.frontend_name():  # the VM is stopped: copy its parked disk
+        from onedock.registry import image as images
+        from onedock.registry.copy import copy_image
+
+        registry = registries.private(cfg)
+        parked = names.vm_repo(cfg.prefix, vmid)
+        found = images.resolve(registry, parked, names.disk_tag(disk_id), cfg.platform)
+        copy_image(found, registry, target, TAG, src=registry, src_repo=parked)
+        return ""
     if not Host(cfg, disk.host).park(vmid, disk_id, target, TAG):
         raise OneDockError(f"disk.{disk_id} of VM {vmid} not found on {disk.host}")
     return ""
@@ -146,9 +166,12 @@ def _save(cfg: Config, argv: list[str], count: int, usage: str) -> str:
 
 def mvds(cfg: Config, argv: list[str]) -> str:
     out = _save(cfg, argv, 4, "host:sysdir/disk.N SOURCE vmid dsid")
-    disk = host_path(argv[0], "disk")
-    host = Host(cfg, disk.host)
-    host.untag_disk(number(argv[2], "vmid"), _disk(disk))
+    disk, vmid = host_path(argv[0], "disk"), number(argv[2], "vmid")
+    if disk.host == cfg.frontend_name():
+        registries.private(cfg).forget(names.vm_repo(cfg.prefix, vmid),
+                                       names.disk_tag(_disk(disk)))
+    else:
+        Host(cfg, disk.host).untag_disk(vmid, _disk(disk))
     return out
 
 
@@ -175,7 +198,7 @@ def premigrate(cfg: Config, argv: list[str]) -> str:
     there = Host(cfg, dst)
     for disk in vm.disks:
         if disk.tm_mad == "onedock" and disk.source:
-            there.stage(source(disk.source), TAG, vmid, disk.disk_id, "image")
+            there.stage(source(disk.source), TAG, vmid, disk.disk_id, "image", volumes=False)
     return ""
 
 

@@ -49,10 +49,22 @@ def _stdin() -> bytes:
 class Box:
     """The VM's container on this host."""
 
-    def __init__(self, cfg: Config, vmid: int, engine: Engine | None = None):
+    def __init__(self, cfg: Config, vmid: int, engine: Engine | None = None,
+                 host: str = ""):
         self.cfg = cfg
         self.vmid = vmid
         self.name = names.container(vmid)
+        self.helper_argv, self.helper_local = list(cfg.nic_helper), True
+        if host:  # another host's container: its NICs are that host's business
+            url = cfg.engine_url(host)
+            if url.startswith("ssh://"):
+                target = url[len("ssh://"):].split("/")[0]
+                self.helper_argv = ["ssh", "-o", "BatchMode=yes", "--", target,
+                                    *cfg.nic_helper]
+                self.helper_local = False
+            elif not url.startswith("unix://"):
+                raise OneDockError(f"cannot plumb NICs on {host} through {url}",
+                                   hint="reach hosts' engines with ssh:// (docker_url)")
         # stop/restart wait up to shutdown_timeout inside the engine: outlast it
         slow = max(cfg.timeout, cfg.shutdown_timeout + 30)
         self.engine = engine or Engine(cfg.local_docker, slow, "this host")
@@ -73,7 +85,20 @@ class Box:
         if helper is not None:
             helper.call(request if specs else {})
         elif specs:
-            call(request, list(self.cfg.nic_helper))
+            Helper(self.helper_argv, self.helper_local).call(request)
+
+    def remount(self, vm: VM) -> None:
+        """Hot-attached disks again: Docker only re-creates the mounts it knows of."""
+        known = {m.get("Name") for m in (self.inspect() or {}).get("Mounts") or []}
+        boot = boot_disk(vm).disk_id
+        for disk in vm.disks:
+            volume = names.volume(self.vmid, disk.disk_id)
+            if disk.disk_id == boot or volume in known:
+                continue
+            if self.engine.volume_inspect(volume) is not None:
+                Helper(self.helper_argv, self.helper_local).call(
+                    {"op": "mount", "pid": self.pid(), "volume": volume,
+                     "target": mountpoint(disk)})
 
     def check_ready(self, vm: VM, body: dict) -> None:
         """Everything the container needs is on this host: staged disks, bridges, free IPs."""
@@ -89,7 +114,8 @@ class Box:
                     f"VM {vm.id}: volume {mount['Source']} is not on {self.engine.name}",
                     hint="the onedock TM must create it first (mkimage, context or clone)",
                 )
-        check_bridges(sorted({n.bridge for n in vm.nics}))
+        if self.helper_local:  # a remote host's helper reports its own missing bridges
+            check_bridges(sorted({n.bridge for n in vm.nics}))
         mine = {n.ip for n in vm.nics if n.ip}
         if mine:
             for other in self.engine.containers([LABEL_IPS], all_=False):
@@ -132,7 +158,7 @@ class Box:
                 self.keep_layer(int(labels.get(names.LABEL_DISK, boot_disk(vm).disk_id)))
                 existing = None
         self.check_ready(vm, body)
-        helper = Helper(list(self.cfg.nic_helper)) if vm.nics else None
+        helper = Helper(self.helper_argv, self.helper_local) if vm.nics else None
         created = False
         try:
             if existing is None:
@@ -233,7 +259,8 @@ def reboot(cfg: Config, argv: list[str]) -> str:
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     box.engine.restart(box.name, cfg.shutdown_timeout)
-    box.plumb(vm)  # a restart gives the container a fresh network namespace
+    box.plumb(vm)  # a restart gives the container fresh network and mount namespaces
+    box.remount(vm)
     return ""
 
 
@@ -244,6 +271,7 @@ def reset(cfg: Config, argv: list[str]) -> str:
     box.engine.kill(box.name)
     box.engine.start(box.name)
     box.plumb(vm)
+    box.remount(vm)
     return ""
 
 
@@ -286,7 +314,6 @@ def migrate(cfg: Config, argv: list[str]) -> str:
 
     hostname(dst, "destination host")
     box = Box(cfg, _deploy_id(deploy_id))
-    boot = boot_disk(vm).disk_id
     info = box.inspect()
     if info is None:
         raise OneDockError(f"VM {box.vmid} has no container on this host")
@@ -298,16 +325,13 @@ def migrate(cfg: Config, argv: list[str]) -> str:
     there = Host(cfg, dst)
     repo = names.vm_repo(cfg.prefix, box.vmid)
     try:
-        box.engine.commit(box.name, names.disk_repo(box.vmid), names.disk_tag(boot))
         disks = [d.disk_id for d in vm.disks]
         if vm.context_disk >= 0 and vm.context_disk not in disks:
             disks.append(vm.context_disk)
         for disk_id in disks:
             if here.park(box.vmid, disk_id, repo, names.disk_tag(disk_id)):
                 there.stage(repo, names.disk_tag(disk_id), box.vmid, disk_id, "moved")
-        remote = Box(cfg, box.vmid, there.engine)
-        remote.cfg = cfg
-        remote.run(vm)
+        Box(cfg, box.vmid, there.engine, host=dst).run(vm)
     except BaseException:
         if was_running:
             box.engine.start(box.name)

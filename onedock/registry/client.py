@@ -217,6 +217,19 @@ class Registry:
             headers={"Content-Type": manifest.media_type}, body=manifest.body, ok=(201,),
         )
 
+    def tags(self, repo: str) -> list[str]:
+        try:
+            resp = self.request("GET", f"/v2/{repo}/tags/list", scope=_pull(repo))
+        except NotFound:
+            return []
+        return json.loads(resp.body).get("tags") or []  # type: ignore[attr-defined]
+
+    def forget(self, repo: str, tag: str) -> None:
+        """Delete the manifest a tag points to (and with it every tag of that manifest)."""
+        digest = self.head_manifest(repo, tag)
+        if digest:
+            self.delete_manifest(repo, digest)
+
     def delete_manifest(self, repo: str, digest: str) -> bool:
         try:
             self.request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=_push(repo), ok=(202,))
