@@ -1,0 +1,53 @@
+"""Time `invoke sandbox.up` from the cached base image and a repeated `up` (targets 3 min, 20 s).
+
+Usage: python -m bench.sandbox [--rebuild]   (--rebuild also times building the base image)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def invoke(*tasks: str) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "invoke", *tasks], cwd=ROOT,
+                          capture_output=True, text=True)
+    took = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"invoke {' '.join(tasks)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rebuild", action="store_true", help="drop the cached base image")
+    opts = parser.parse_args()
+    rows = []
+    invoke("sandbox.down")
+    if opts.rebuild:
+        from sandbox import image
+
+        image.cached_tarball().unlink(missing_ok=True)
+        subprocess.run(["lxc", "image", "delete", image.ALIAS], capture_output=True)
+        rows.append(("up, building the base image (debootstrap)", invoke("sandbox.up"), None))
+        invoke("sandbox.down")
+    rows.append(("up from the cached base image", invoke("sandbox.up"), 180.0))
+    rows.append(("repeated up (nothing to do)", invoke("sandbox.up"), 20.0))
+    rows.append(("smoke inside the sandbox", invoke("sandbox.smoke"), None))
+    rows.append(("down", invoke("sandbox.down"), None))
+    print(f"{'step':<45} {'seconds':>8}  target")
+    for name, took, target in rows:
+        verdict = ""
+        if target is not None:
+            verdict = f"< {target:.0f} s: {'MET' if took < target else 'MISSED'}"
+        print(f"{name:<45} {took:8.1f}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
