@@ -197,7 +197,7 @@ class Host:
         return True
 
     def park_volume(self, volume: str, repo: str, tag: str) -> None:
-        from onedock.drivers.datastore import put_volume_image, volume_manifest
+        from onedock.registry.image import put_volume_image, volume_manifest
 
         registry = registries.private(self.cfg)
         info = self.engine.volume_inspect(volume) or {}

@@ -8,7 +8,6 @@ copies exactly that manifest: later changes to the upstream tag never reach regi
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -19,8 +18,6 @@ from onedock.errors import OneDockError
 from onedock.one.datastore import DsAction, ImageData, parse_ds_action
 from onedock.one.transfer import source as parse_source
 from onedock.registry import image as images
-from onedock.registry.archive import OCI_CONFIG, OCI_LAYER
-from onedock.registry.client import OCI_MANIFEST, Manifest, Registry, sha256_digest
 from onedock.registry.copy import copy_image
 from onedock.registry.reference import parse as parse_reference
 
@@ -132,64 +129,12 @@ def rm(cfg: Config, payload: bytes) -> str:
     return ""
 
 
-def empty_volume_image(size_mb: int, fs: str) -> tuple[Manifest, bytes, bytes]:
-    """A volume-kind image holding an empty /volume tree: the content of a new datablock."""
-    import io
-    import tarfile
-
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo(names.VOLUME_MOUNT.strip("/"))
-        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
-        tar.addfile(info)
-    layer = buf.getvalue()
-    return volume_manifest(layer, sha256_digest(layer), len(layer), size_mb, fs)
-
-
-def volume_manifest(
-    layer: bytes | None, digest: str, size: int, size_mb: int, fs: str = ""
-) -> tuple[Manifest, bytes, bytes | None]:
-    labels = {images.KIND_LABEL: "volume", names.LABEL_SIZE: str(size_mb)}
-    if fs:
-        labels[f"{names.LABEL}.fs"] = fs
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Labels": labels, "Cmd": ["none"]},
-            "rootfs": {"type": "layers", "diff_ids": [digest]},
-        },
-        separators=(",", ":"),
-    ).encode()
-    body = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": sha256_digest(config),
-                       "size": len(config)},
-            "layers": [{"mediaType": OCI_LAYER, "digest": digest, "size": size}],
-        },
-        separators=(",", ":"),
-    ).encode()
-    return Manifest(body, OCI_MANIFEST, sha256_digest(body)), config, layer
-
-
-def put_volume_image(registry: Registry, repo: str, tag: str, manifest: Manifest,
-                     config: bytes, layer: bytes | None) -> None:
-    found = images.from_manifest(manifest)
-    if not registry.has_blob(repo, found.config.digest):
-        registry.upload_blob(repo, found.config.digest, len(config), config)
-    if layer is not None and not registry.has_blob(repo, found.layers[0].digest):
-        registry.upload_blob(repo, found.layers[0].digest, len(layer), layer)
-    registry.put_manifest(repo, tag, manifest)
-
-
 def mkfs(cfg: Config, payload: bytes) -> str:
     action = parse_ds_action(payload)
     image = _image(action)
     source = _image_source(action, cfg)
-    manifest, config, layer = empty_volume_image(image.size_mb, image.fs)
-    put_volume_image(registries.private(cfg), source, TAG, manifest, config, layer)
+    manifest, config, layer = images.empty_volume_image(image.size_mb, image.fs)
+    images.put_volume_image(registries.private(cfg), source, TAG, manifest, config, layer)
     return source
 
 

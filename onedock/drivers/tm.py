@@ -12,16 +12,10 @@ import sys
 from onedock import names, registries
 from onedock.config import Config
 from onedock.errors import OneDockError
-from onedock.one.transfer import HostPath, host_path, number, source
+from onedock.one.transfer import HostPath, args, host_path, number, source
 from onedock.staging import Host
 
 TAG = "latest"
-
-
-def _args(argv: list[str], count: int, usage: str) -> list[str]:
-    if len(argv) != count:
-        raise OneDockError(f"expected {count} arguments ({usage}), got {len(argv)}")
-    return argv
 
 
 def _disk(dst: HostPath) -> int:
@@ -31,7 +25,7 @@ def _disk(dst: HostPath) -> int:
 
 
 def clone(cfg: Config, argv: list[str]) -> str:
-    src, dst, vmid, _ = _args(argv, 4, "fe:SOURCE host:sysdir/disk.N vmid dsid")
+    src, dst, vmid, _ = args(argv, 4, "fe:SOURCE host:sysdir/disk.N vmid dsid")
     repo, dst, vmid = source(src), host_path(dst, "destination"), number(vmid, "vmid")
     Host(cfg, dst.host).stage(repo, TAG, vmid, _disk(dst), "image")
     return ""
@@ -41,7 +35,7 @@ ln = clone  # a persistent image is staged the same way; mvds writes it back
 
 
 def mkimage(cfg: Config, argv: list[str]) -> str:
-    size, _fmt, dst, vmid, _ = _args(argv, 5, "size format host:sysdir/disk.N vmid dsid")
+    size, _fmt, dst, vmid, _ = args(argv, 5, "size format host:sysdir/disk.N vmid dsid")
     dst, vmid = host_path(dst, "destination"), number(vmid, "vmid")
     Host(cfg, dst.host).create_volume(vmid, _disk(dst), "volatile", number(size, "size"))
     return ""
@@ -84,7 +78,7 @@ def context(cfg: Config, argv: list[str]) -> str:
 
 
 def delete(cfg: Config, argv: list[str]) -> str:
-    path, vmid, _ = _args(argv, 3, "host:path vmid dsid")
+    path, vmid, _ = args(argv, 3, "host:path vmid dsid")
     path, vmid = host_path(path, "path"), number(vmid, "vmid")
     disk_id = path.disk_id
     if path.host == cfg.frontend_name():  # a stopped VM's disks are parked in the registry
@@ -126,7 +120,7 @@ def _move_disk(cfg: Config, src: HostPath, dst: HostPath, vmid: int, disk_id: in
 
 
 def mv(cfg: Config, argv: list[str]) -> str:
-    src, dst, vmid, _ = _args(argv, 4, "src_host:path dst_host:path vmid dsid")
+    src, dst, vmid, _ = args(argv, 4, "src_host:path dst_host:path vmid dsid")
     src, dst, vmid = host_path(src, "source"), host_path(dst, "destination"), number(vmid, "vmid")
     if src == dst:
         return ""
@@ -147,8 +141,8 @@ def mv(cfg: Config, argv: list[str]) -> str:
 
 
 def _save(cfg: Config, argv: list[str], count: int, usage: str) -> str:
-    args = _args(argv, count, usage)
-    disk, target, vmid = host_path(args[0], "disk"), source(args[1]), number(args[-2], "vmid")
+    given = args(argv, count, usage)
+    disk, target, vmid = host_path(given[0], "disk"), source(given[1]), number(given[-2], "vmid")
     disk_id = _disk(disk)
     if disk.host == cfg.frontend_name():  # the VM is stopped: copy its parked disk
         from onedock.registry import image as images
@@ -182,8 +176,8 @@ def cpds(cfg: Config, argv: list[str]) -> str:
     return _save(cfg, argv, 5, "host:sysdir/disk.N SOURCE snap_id vmid dsid")
 
 
-def _migrate_args(argv: list[str]):
-    src, dst, _sysdir, vmid, _ = _args(argv, 5, "src_host dst_host sysdir vmid dsid")
+def _migrateargs(argv: list[str]):
+    src, dst, _sysdir, vmid, _ = args(argv, 5, "src_host dst_host sysdir vmid dsid")
     from onedock.one.transfer import hostname
     from onedock.one.vm import parse_vm_base64
 
@@ -194,7 +188,7 @@ def _migrate_args(argv: list[str]):
 
 def premigrate(cfg: Config, argv: list[str]) -> str:
     """Stage the VM's images on the destination ahead of the move (pull only, no data loss)."""
-    _, dst, vmid, vm = _migrate_args(argv)
+    _, dst, vmid, vm = _migrateargs(argv)
     there = Host(cfg, dst)
     for disk in vm.disks:
         if disk.tm_mad == "onedock" and disk.source:
@@ -203,14 +197,14 @@ def premigrate(cfg: Config, argv: list[str]) -> str:
 
 
 def postmigrate(cfg: Config, argv: list[str]) -> str:
-    src, dst, vmid, _ = _migrate_args(argv)
+    src, dst, vmid, _ = _migrateargs(argv)
     if src != dst:
         Host(cfg, src).remove_vm(vmid)
     return ""
 
 
 def failmigrate(cfg: Config, argv: list[str]) -> str:
-    src, dst, vmid, _ = _migrate_args(argv)
+    src, dst, vmid, _ = _migrateargs(argv)
     if src != dst:
         there = Host(cfg, dst)
         if there.engine.container_inspect(names.container(vmid)) is None:

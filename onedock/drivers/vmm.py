@@ -22,17 +22,11 @@ from onedock.container import LABEL_IPS, LABEL_SPEC, boot_disk, mountpoint, nic_
 from onedock.engine import Engine
 from onedock.errors import OneDockError
 from onedock.nic import Helper, as_dict, call, check_bridges
-from onedock.one.transfer import number
+from onedock.one.transfer import args, number
 from onedock.one.vm import VM, Disk, Nic
 from onedock.one.vmm import vm_from_stdin
 
 _DEPLOY_ID = re.compile(r"one-([0-9]{1,9})")
-
-
-def _args(argv: list[str], count: int, usage: str) -> list[str]:
-    if len(argv) != count:
-        raise OneDockError(f"expected {count} arguments ({usage}), got {len(argv)}")
-    return argv
 
 
 def _deploy_id(value: str) -> int:
@@ -214,7 +208,7 @@ class Box:
 
 
 def deploy(cfg: Config, argv: list[str]) -> str:
-    dfile, _, vmid, _ = _args(argv, 4, "deployment_file host vmid host")
+    dfile, _, vmid, _ = args(argv, 4, "deployment_file host vmid host")
     vm = vm_from_stdin(_stdin())
     if vm.id != number(vmid, "vmid"):
         raise OneDockError(f"deployment file is for VM {vm.id}, not {vmid}")
@@ -237,7 +231,7 @@ def _mark_datastore(ds_dir: str) -> None:
 
 
 def shutdown(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = _args(argv, 4, "deploy_id host vmid host")
+    deploy_id, *_ = args(argv, 4, "deploy_id host vmid host")
     _stdin()
     box = Box(cfg, _deploy_id(deploy_id))
     if box.inspect() is not None:
@@ -246,7 +240,7 @@ def shutdown(cfg: Config, argv: list[str]) -> str:
 
 
 def cancel(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = _args(argv, 4, "deploy_id host vmid host")
+    deploy_id, *_ = args(argv, 4, "deploy_id host vmid host")
     _stdin()
     box = Box(cfg, _deploy_id(deploy_id))
     if box.inspect() is not None:
@@ -255,7 +249,7 @@ def cancel(cfg: Config, argv: list[str]) -> str:
 
 
 def reboot(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = _args(argv, 4, "deploy_id host vmid host")
+    deploy_id, *_ = args(argv, 4, "deploy_id host vmid host")
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     box.engine.restart(box.name, cfg.shutdown_timeout)
@@ -265,7 +259,7 @@ def reboot(cfg: Config, argv: list[str]) -> str:
 
 
 def reset(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = _args(argv, 4, "deploy_id host vmid host")
+    deploy_id, *_ = args(argv, 4, "deploy_id host vmid host")
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     box.engine.kill(box.name)
@@ -276,7 +270,7 @@ def reset(cfg: Config, argv: list[str]) -> str:
 
 
 def save(cfg: Config, argv: list[str]) -> str:
-    deploy_id, checkpoint, *_ = _args(argv, 5, "deploy_id checkpoint host vmid host")
+    deploy_id, checkpoint, *_ = args(argv, 5, "deploy_id checkpoint host vmid host")
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     info = box.inspect()
@@ -297,7 +291,7 @@ def save(cfg: Config, argv: list[str]) -> str:
 
 
 def restore(cfg: Config, argv: list[str]) -> str:
-    _, _, deploy_id, _, _ = _args(argv, 5, "checkpoint host deploy_id vmid host")
+    _, _, deploy_id, _, _ = args(argv, 5, "checkpoint host deploy_id vmid host")
     vm = vm_from_stdin(_stdin())
     if _deploy_id(deploy_id) != vm.id:
         raise OneDockError(f"deploy id {deploy_id} does not belong to VM {vm.id}")
@@ -307,7 +301,7 @@ def restore(cfg: Config, argv: list[str]) -> str:
 
 def migrate(cfg: Config, argv: list[str]) -> str:
     """Cold migration: commit here, carry every disk through the registry, start over there."""
-    deploy_id, dst, src, _, _ = _args(argv, 5, "deploy_id dst_host src_host vmid host")
+    deploy_id, dst, src, _, _ = args(argv, 5, "deploy_id dst_host src_host vmid host")
     vm = vm_from_stdin(_stdin())
     from onedock.one.transfer import hostname
     from onedock.staging import Host
@@ -350,7 +344,7 @@ def _attached(vm: VM, kind: str):
 
 
 def attach_disk(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = _args(argv, 7, "deploy_id path target index drv vmid host")
+    deploy_id, *_ = args(argv, 7, "deploy_id path target index drv vmid host")
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     disk: Disk = _attached(vm, "disk")
@@ -366,7 +360,7 @@ def attach_disk(cfg: Config, argv: list[str]) -> str:
 
 
 def detach_disk(cfg: Config, argv: list[str]) -> str:
-    deploy_id, _, target, *_ = _args(argv, 6, "deploy_id path target index vmid host")
+    deploy_id, _, target, *_ = args(argv, 6, "deploy_id path target index vmid host")
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     disks = [d for d in vm.disks if d.target == target] or [_attached(vm, "disk")]
@@ -382,7 +376,7 @@ def detach_disk(cfg: Config, argv: list[str]) -> str:
 
 
 def attach_nic(cfg: Config, argv: list[str]) -> str:
-    deploy_id, mac, *_ = _args(argv, 8, "deploy_id mac bridge model vn_mad target vmid host")
+    deploy_id, mac, *_ = args(argv, 8, "deploy_id mac bridge model vn_mad target vmid host")
     vm = vm_from_stdin(_stdin())
     nic: Nic = _attached(vm, "nic")
     if nic.mac.lower() != mac.lower():
@@ -392,7 +386,7 @@ def attach_nic(cfg: Config, argv: list[str]) -> str:
 
 
 def detach_nic(cfg: Config, argv: list[str]) -> str:
-    deploy_id, mac, *_ = _args(argv, 4, "deploy_id mac vmid host")
+    deploy_id, mac, *_ = args(argv, 4, "deploy_id mac vmid host")
     _stdin()
     box = Box(cfg, _deploy_id(deploy_id))
     call({"op": "detach", "pid": box.pid(), "mac": mac.lower()}, list(cfg.nic_helper))
@@ -401,14 +395,14 @@ def detach_nic(cfg: Config, argv: list[str]) -> str:
 
 def prereconfigure(cfg: Config, argv: list[str]) -> str:
     """Nothing to prepare: the context volume stays mounted while TM context rewrites it."""
-    _args(argv, 4, "deploy_id context_target vmid host")
+    args(argv, 4, "deploy_id context_target vmid host")
     _stdin()
     return ""
 
 
 def reconfigure(cfg: Config, argv: list[str]) -> str:
     """The new context.sh is already visible at /run/one-context (the volume is shared)."""
-    deploy_id, *_ = _args(argv, 5, "deploy_id context_target path vmid host")
+    deploy_id, *_ = args(argv, 5, "deploy_id context_target path vmid host")
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     box.pid()  # fails clearly when the VM is not running here
@@ -423,7 +417,7 @@ def _snapshot_tag(snap: str) -> str:
 
 
 def snapshot_create(cfg: Config, argv: list[str]) -> str:
-    deploy_id, snap_id, *_ = _args(argv, 4, "deploy_id snapshot_id vmid host")
+    deploy_id, snap_id, *_ = args(argv, 4, "deploy_id snapshot_id vmid host")
     _stdin()
     box = Box(cfg, _deploy_id(deploy_id))
     tag = _snapshot_tag(snap_id)
@@ -432,7 +426,7 @@ def snapshot_create(cfg: Config, argv: list[str]) -> str:
 
 
 def snapshot_revert(cfg: Config, argv: list[str]) -> str:
-    deploy_id, snap, *_ = _args(argv, 4, "deploy_id hypervisor_snapshot vmid host")
+    deploy_id, snap, *_ = args(argv, 4, "deploy_id hypervisor_snapshot vmid host")
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     source = f"{names.disk_repo(box.vmid)}:{_snapshot_tag(snap)}"
@@ -447,7 +441,7 @@ def snapshot_revert(cfg: Config, argv: list[str]) -> str:
 
 
 def snapshot_delete(cfg: Config, argv: list[str]) -> str:
-    deploy_id, snap, *_ = _args(argv, 4, "deploy_id hypervisor_snapshot vmid host")
+    deploy_id, snap, *_ = args(argv, 4, "deploy_id hypervisor_snapshot vmid host")
     _stdin()
     box = Box(cfg, _deploy_id(deploy_id))
     box.engine.remove_image(f"{names.disk_repo(box.vmid)}:{_snapshot_tag(snap)}")
@@ -455,7 +449,7 @@ def snapshot_delete(cfg: Config, argv: list[str]) -> str:
 
 
 def resize(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = _args(argv, 3, "deploy_id vmid host")
+    deploy_id, *_ = args(argv, 3, "deploy_id vmid host")
     vm = vm_from_stdin(_stdin())
     box = Box(cfg, _deploy_id(deploy_id))
     host_config = spec(vm, cfg)["HostConfig"]

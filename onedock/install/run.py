@@ -6,7 +6,6 @@ import contextlib
 import os
 import sys
 
-from onedock.errors import OneDockError
 from onedock.install import changes as ch
 from onedock.install import onedconf
 from onedock.install.layout import Layout
@@ -92,8 +91,3 @@ def uninstall(layout: Layout, role: str, dry_run: bool, out=sys.stdout) -> int:
     out.write(f"onedock {role}: uninstalled" + (" (dry run)" if dry_run else "") +
               (f"; {len(kept)} file(s) kept" if kept else "") + "\n")
     return 0
-
-
-def fail_if_missing(path: str) -> None:
-    if not os.path.exists(path):
-        raise OneDockError(f"{path} does not exist")

@@ -46,6 +46,13 @@ def host_path(arg: str, what: str = "argument") -> HostPath:
     return HostPath(host, path)
 
 
+def args(argv: list[str], count: int, usage: str) -> list[str]:
+    """The action's arguments, exactly as many as oned passes."""
+    if len(argv) != count:
+        raise OneDockError(f"expected {count} arguments ({usage}), got {len(argv)}")
+    return argv
+
+
 def number(arg: str, what: str) -> int:
     if not re.fullmatch(r"-?[0-9]{1,9}", arg):
         raise OneDockError(f"{what} '{arg[:40]}' is not a number")

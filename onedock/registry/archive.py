@@ -10,10 +10,8 @@ from pathlib import Path
 
 from onedock.errors import OneDockError
 from onedock.registry.client import OCI_MANIFEST, Manifest, sha256_digest
-from onedock.registry.image import Blob, Image
+from onedock.registry.image import OCI_CONFIG, OCI_LAYER, Blob, Image
 
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MAX_INDEX = 16 << 20
 
 
@@ -61,7 +59,6 @@ class Archive:
             },
             separators=(",", ":"),
         ).encode()
-        self.tags = [t for t in entry.get("RepoTags") or [] if isinstance(t, str)]
         self.image = Image(Manifest(body, OCI_MANIFEST, sha256_digest(body)), config_blob, layers)
 
     def open(self, blob: Blob):

@@ -268,12 +268,6 @@ class Registry:
             resp = conn.getresponse()
         raise OneDockError(f"registry {self.host}: too many redirects for blob {digest}")
 
-    def read_blob(self, repo: str, digest: str) -> bytes:
-        data = self.open_blob(repo, digest).read()
-        if sha256_digest(data) != digest:
-            raise OneDockError(f"{self.host}/{repo}: blob {digest} does not match its digest")
-        return data
-
     def mount_blob(self, repo: str, digest: str, source_repo: str) -> bool:
         """Cross-repository mount: a metadata-only copy inside one registry."""
         query = urlencode({"mount": digest, "from": source_repo})

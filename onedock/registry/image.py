@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from dataclasses import dataclass
 
+from onedock import names
 from onedock.errors import OneDockError
-from onedock.registry.client import INDEXES, Manifest, Registry
+from onedock.registry.client import INDEXES, OCI_MANIFEST, Manifest, Registry, sha256_digest
 
 KIND_LABEL = "org.opennebula.onedock.kind"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 
 @dataclass(frozen=True)
@@ -64,11 +69,53 @@ def resolve(registry: Registry, repo: str, ref: str, platform: str) -> Image:
     return from_manifest(manifest)
 
 
-def image_config(registry: Registry, repo: str, image: Image) -> dict:
-    return json.loads(registry.read_blob(repo, image.config.digest))
+# -- volume-kind images: the content of datablocks and of parked volumes -----------------
 
 
-def kind(config: dict) -> str:
-    """'volume' for datablock images (a directory tree for a Docker volume), else 'image'."""
-    labels = (config.get("config") or {}).get("Labels") or {}
-    return "volume" if labels.get(KIND_LABEL) == "volume" else "image"
+def empty_volume_image(size_mb: int, fs: str) -> tuple[Manifest, bytes, bytes]:
+    """A volume-kind image holding an empty /volume tree: the content of a new datablock."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(names.VOLUME_MOUNT.strip("/"))
+        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
+        tar.addfile(info)
+    layer = buf.getvalue()
+    return volume_manifest(layer, sha256_digest(layer), len(layer), size_mb, fs)
+
+
+def volume_manifest(
+    layer: bytes | None, digest: str, size: int, size_mb: int, fs: str = ""
+) -> tuple[Manifest, bytes, bytes | None]:
+    labels = {KIND_LABEL: "volume", names.LABEL_SIZE: str(size_mb)}
+    if fs:
+        labels[f"{names.LABEL}.fs"] = fs
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": labels, "Cmd": ["none"]},
+            "rootfs": {"type": "layers", "diff_ids": [digest]},
+        },
+        separators=(",", ":"),
+    ).encode()
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": sha256_digest(config),
+                       "size": len(config)},
+            "layers": [{"mediaType": OCI_LAYER, "digest": digest, "size": size}],
+        },
+        separators=(",", ":"),
+    ).encode()
+    return Manifest(body, OCI_MANIFEST, sha256_digest(body)), config, layer
+
+
+def put_volume_image(registry: Registry, repo: str, tag: str, manifest: Manifest,
+                     config: bytes, layer: bytes | None) -> None:
+    found = from_manifest(manifest)
+    if not registry.has_blob(repo, found.config.digest):
+        registry.upload_blob(repo, found.config.digest, len(config), config)
+    if layer is not None and not registry.has_blob(repo, found.layers[0].digest):
+        registry.upload_blob(repo, found.layers[0].digest, len(layer), layer)
+    registry.put_manifest(repo, tag, manifest)
