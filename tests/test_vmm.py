@@ -436,3 +436,32 @@ def test_committed_images_do_not_carry_the_context(harness, bridges, staged, ima
     assert "PASSWORD=" in env and not any("s3cret" in e for e in env)
     box = docker_client.containers.get(f"one-{vmid}")
     assert "PASSWORD=s3cret-value" in box.attrs["Config"]["Env"]  # the running VM keeps it
+
+
+def test_image_volumes_survive_a_rebuild_and_go_with_the_vm(harness, bridges, images, hub,
+                                                            docker_client, new_id):
+    """An image that declares VOLUME /srv/db keeps that data across container rebuilds."""
+    box = docker_client.containers.create(images["busybox"], ["true"], network_disabled=True)
+    ref = f"{hub.host}/onedock-test/withvolume"
+    box.commit(repository=ref, tag="latest", conf={"Volumes": {"/srv/db": {}}})
+    box.remove()
+    docker_client.images.push(ref, tag="latest")
+    image_id, vmid, br = new_id(), new_id(), bridges[0]
+    try:
+        assert harness.ds("cp", ds_xml(image_id, path=f"docker://{ref}:latest"), image_id).rc == 0
+        source = f"onedock/image-{image_id}"
+        assert harness.tm("clone", f"{FRONTEND}:{source}", disk(vmid, 0), str(vmid), "1").rc == 0
+        xml = vm_xml(vmid, source, br, 38, context_disk=-1)
+        assert deploy(harness, vmid, xml).rc == 0
+        docker_client.containers.get(f"one-{vmid}").exec_run(["sh", "-c", "echo kept > /srv/db/f"])
+        assert vmm(harness, "shutdown", f"one-{vmid}", HOST, str(vmid), HOST,
+                   stdin=drv(xml)).rc == 0
+        bigger = vm_xml(vmid, source, br, 38, memory=192, context_disk=-1)  # forces a rebuild
+        assert deploy(harness, vmid, bigger).rc == 0
+        out = docker_client.containers.get(f"one-{vmid}").exec_run(["cat", "/srv/db/f"])
+        assert out.output.decode().strip() == "kept"
+        assert harness.tm("delete", vmdir(vmid), str(vmid), "0").rc == 0
+        left = docker_client.volumes.list(filters={"label": f"org.opennebula.onedock.vmid={vmid}"})
+        assert left == []
+    finally:
+        purge(docker_client, vmid)

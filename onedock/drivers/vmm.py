@@ -94,9 +94,28 @@ class Box:
                     {"op": "mount", "pid": self.pid(), "volume": volume,
                      "target": mountpoint(disk)})
 
-    def check_ready(self, vm: VM, body: dict) -> None:
+    def image_volumes(self, body: dict, image: dict) -> None:
+        """Named, labelled volumes where the image declares VOLUMEs (databases keep data there).
+
+        Anonymous volumes would vanish whenever the container is rebuilt (save, resume after a
+        template change, snapshot revert); these stay until the VM is deleted.
+        """
+        import hashlib
+
+        taken = {m["Target"] for m in body["HostConfig"]["Mounts"]}
+        for path in sorted((image.get("Config") or {}).get("Volumes") or {}):
+            if path in taken:
+                continue
+            tag = hashlib.sha256(path.encode()).hexdigest()[:10]
+            body["HostConfig"]["Mounts"].append({
+                "Type": "volume", "Source": f"{self.name}-vol-{tag}", "Target": path,
+                "VolumeOptions": {"Labels": {names.LABEL_VMID: str(self.vmid),
+                                             names.LABEL_ROLE: "image-volume"}}})
+
+    def check_ready(self, vm: VM, body: dict) -> dict:
         """Everything the container needs is on this host: staged disks, bridges, free IPs."""
-        if self.engine.image_inspect(body["Image"]) is None:
+        image = self.engine.image_inspect(body["Image"])
+        if image is None:
             raise OneDockError(
                 f"VM {vm.id}: its boot disk is not staged on {self.engine.name} "
                 f"({body['Image']} missing)",
@@ -121,6 +140,7 @@ class Box:
                         f"VM {vm.id}: IP {', '.join(sorted(mine & taken))} is already used by "
                         f"{other['Names'][0].lstrip('/')} on this host"
                     )
+        return image
 
     def create(self, body: dict) -> None:
         """Create the container; without a CPU cap where the kernel has no CFS quota."""
@@ -151,7 +171,8 @@ class Box:
                     self.engine.stop(self.name, self.cfg.shutdown_timeout)
                 self.keep_layer(int(labels.get(names.LABEL_DISK, boot_disk(vm).disk_id)))
                 existing = None
-        self.check_ready(vm, body)
+        image = self.check_ready(vm, body)
+        self.image_volumes(body, image)
         helper = Helper(self.helper_argv, self.helper_local) if vm.nics else None
         created = False
         try:

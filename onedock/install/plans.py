@@ -116,7 +116,10 @@ def frontend(layout: Layout, opts: FrontendOptions) -> list[Change]:
         raise OneDockError("the registry needs TLS: give --tls-cert/--tls-key, or "
                            "--registry-insecure for plain HTTP on a trusted network")
     reg_conf = os.path.join(layout.onedock_etc, "registry.yml")
-    changes.append(Change(reg_conf, read(reg_conf), _render(
+    open_note = "" if opts.htpasswd else (
+        "no --htpasswd: anyone who reaches the registry can read and overwrite images; "
+        "bind --registry-listen to a management address or firewall it")
+    changes.append(Change(reg_conf, read(reg_conf), note=open_note, after=_render(
         "registry.yml.j2", storage=opts.registry_storage, listen=opts.registry_listen,
         tls_cert=opts.tls_cert, tls_key=opts.tls_key, htpasswd=opts.htpasswd)))
     unit = layout.at("/etc/systemd/system/onedock-registry.service")

@@ -37,16 +37,24 @@ class Probe:
 
     def load(self, kind: str) -> dict:
         try:
-            with open(self._state_path(kind)) as handle:
+            fd = os.open(self._state_path(kind), os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd) as handle:
                 return json.load(handle)
         except (OSError, ValueError):
             return {}
 
     def save(self, kind: str, data: dict) -> None:
-        os.makedirs(self.cfg.state_dir, mode=0o700, exist_ok=True)
+        """Atomically, in a directory only this user owns (/var/tmp is world-writable)."""
+        folder = self.cfg.state_dir
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+        if not os.path.isdir(folder) or os.path.islink(folder) or info.st_uid != os.geteuid():
+            raise OneDockError(f"state_dir {folder} is not a directory owned by this user",
+                               hint="remove it or point state_dir elsewhere")
         path = self._state_path(kind)
         tmp = f"{path}.{os.getpid()}"
-        with open(tmp, "w") as handle:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as handle:
             json.dump(data, handle)
         os.replace(tmp, path)
 
