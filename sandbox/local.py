@@ -162,6 +162,7 @@ class SecondEngine:
 
     root: Path
     proc: subprocess.Popen | None = None
+    bridge: str = "od2br0"
 
     @property
     def socket(self) -> Path:
@@ -173,9 +174,12 @@ class SecondEngine:
 
     def start(self, timeout: float = 60.0) -> SecondEngine:
         self.root.mkdir(parents=True, exist_ok=True)
+        # its own default bridge: with `--bridge none` dockerd removes the host's docker0
+        subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=False,
+                       capture_output=True)
         argv = ["dockerd", "-H", self.url, "--data-root", str(self.root / "data"),
                 "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "pid"),
-                "--bridge", "none", "--iptables=false", "--ip-masq=false"]
+                "--bridge", self.bridge, "--iptables=false", "--ip-masq=false"]
         with open(self.root / "dockerd.log", "ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
@@ -199,3 +203,7 @@ class SecondEngine:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        subprocess.run(["ip", "link", "del", self.bridge], check=False, capture_output=True)

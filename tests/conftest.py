@@ -98,7 +98,7 @@ def engine2(lab_root, docker_client):
     engine.client = docker.DockerClient(base_url=engine.url, timeout=120)
     yield engine
     engine.client.close()
-    engine.stop()
+    engine.remove()
     shutil.rmtree(engine.root, ignore_errors=True)
 
 
