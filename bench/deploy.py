@@ -32,11 +32,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import ipaddress
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -46,10 +44,22 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.image_path import ds_payload
-from bench.startup import FRONTEND, HOST, median, p90, timed_run, write_conf, write_remotes
-from onedock.names import LABEL_VMID
+from bench.common import (
+    FRONTEND,
+    HOST,
+    RegistryLab,
+    Table,
+    median,
+    need,
+    p90,
+    python_pass,
+    run_and_report,
+    verdict,
+)
+from bench.common import docker as docker_cli
 from sandbox import local
+from sandbox.vmdoc import Bridge
+from tests.helpers import purge
 from tests.test_vmm import SERVE, vm_xml  # the VM the engine tests deploy, and its command
 
 RATIO_TARGET = 1.15
@@ -63,13 +73,6 @@ DOCKER_SUBNET = "10.213.60.0/24"
 ONE_BRIDGE = "odbbr0"
 ONE_SUBNET = "10.213.61.0/24"
 MAX_RUNS = 60  # fresh IPs every repetition (no warm neighbour entry): A, B .10+n; C .130+n
-
-
-def docker_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(args)}: {proc.stderr.strip()[-400:]}")
-    return proc
 
 
 def answers(ip: str, expect: str) -> bool:
@@ -91,37 +94,11 @@ def answers(ip: str, expect: str) -> bool:
     return body.decode(errors="replace").strip() == expect
 
 
-class Bridge:
-    """A Linux bridge owned by the bench with the host's address on it (as in the VMM tests)."""
-
-    def __init__(self, name: str, net: str):
-        self.name = name
-        self.net = ipaddress.IPv4Network(net)
-        self.gateway = str(self.net.network_address + 1)
-        subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
-        subprocess.run(["ip", "addr", "add", f"{self.gateway}/{self.net.prefixlen}", "dev", name],
-                       check=True)
-        subprocess.run(["ip", "link", "set", name, "up"], check=True)
-
-    def ip(self, n: int) -> str:
-        return str(self.net.network_address + n)
-
-    def remove(self) -> None:
-        subprocess.run(["ip", "link", "del", self.name], check=False)
-
-
-def purge(client, vmid: int) -> None:
-    """The VM's container, volumes and `one-<vmid>:*` tags, whatever of them exists."""
-    import docker.errors
-
-    with contextlib.suppress(docker.errors.NotFound):
-        client.containers.get(f"one-{vmid}").remove(force=True)
-    for vol in client.volumes.list(filters={"label": f"{LABEL_VMID}={vmid}"}):
-        vol.remove(force=True)
-    for image in client.images.list(name=f"one-{vmid}"):
-        for tag in image.tags:
-            if tag.startswith(f"one-{vmid}:"):
-                client.images.remove(tag, force=True)
+def set_arp_retrans(bridge: str, ms: int) -> None:
+    """A short ARP retransmit time on one of the bench's bridges (0: keep the kernel's 1 s), so
+    a neighbour entry left INCOMPLETE by an early poll resolves quickly (see the docstring)."""
+    if ms:
+        Path(f"/proc/sys/net/ipv4/neigh/{bridge}/retrans_time_ms").write_text(f"{ms}\n")
 
 
 class Timed:
@@ -179,17 +156,13 @@ class Samples:
     d_pass: list[float] = field(default_factory=list)
 
 
-class Lab:
+class Lab(RegistryLab):
     """Registries, remotes, networks and engine objects of one run, and their cleanup."""
 
-    def __init__(self, root: Path, client, arp_retrans_ms: int):
-        self.root = root
+    def __init__(self, prefix: str, client, arp_retrans_ms: int):
+        super().__init__(prefix)
         self.client = client
         self.arp_retrans_ms = arp_retrans_ms
-        self.hub = local.RegistryProcess(root / "hub")
-        self.private = local.RegistryProcess(root / "private")
-        self.remotes = root / "remotes"
-        self.env: dict = {}
         self.bridge: Bridge | None = None
         self.network = False
         self.containers: list[str] = []
@@ -202,19 +175,12 @@ class Lab:
     # -- setup ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.hub.start()
-        self.private.start()
+        super().start()  # registries, remotes tree, config
         print(f"==> registries: hub {self.hub.host}, private {self.private.host}")
         images = local.build_images(self.client, self.hub.host, layers=0)
         self.image = images["busybox"]
-        write_remotes(self.remotes)
-        conf = write_conf(self.root / "onedock.conf", self.private.host,
-                          str(self.private.storage))
-        self.env = dict(os.environ, ONEDOCK_CONF=str(conf))
         image_id = random.randrange(870000, 880000)
-        cp = self.remotes / "datastore" / "onedock" / "cp"
-        proc = subprocess.run([str(cp), str(image_id)], capture_output=True, env=self.env,
-                              input=ds_payload(image_id, f"docker://{self.image}"), cwd="/")
+        _, proc = self.ds_cp(image_id, f"docker://{self.image}", cwd="/")
         if proc.returncode != 0:
             raise RuntimeError(f"ds cp: {proc.stderr.decode().strip()}")
         self.source = proc.stdout.decode().split()[0]
@@ -230,13 +196,11 @@ class Lab:
             if Path(f"/sys/class/net/{name}").exists():
                 raise RuntimeError(f"interface {name} already exists (another bench running?)")
         self.bridge = Bridge(ONE_BRIDGE, ONE_SUBNET)
+        set_arp_retrans(ONE_BRIDGE, self.arp_retrans_ms)
         docker_cli("network", "create", "--driver", "bridge", "--subnet", DOCKER_SUBNET,
                    "-o", f"com.docker.network.bridge.name={DOCKER_NET_BRIDGE}", DOCKER_NET)
         self.network = True
-        if self.arp_retrans_ms:
-            for name in (ONE_BRIDGE, DOCKER_NET_BRIDGE):
-                Path(f"/proc/sys/net/ipv4/neigh/{name}/retrans_time_ms").write_text(
-                    f"{self.arp_retrans_ms}\n")
+        set_arp_retrans(DOCKER_NET_BRIDGE, self.arp_retrans_ms)
         print(f"==> networks: docker network {DOCKER_NET} {DOCKER_SUBNET} (bridge "
               f"{DOCKER_NET_BRIDGE}), Linux bridge {ONE_BRIDGE} {ONE_SUBNET}; ARP retransmit "
               f"{self.arp_retrans_ms or 'kernel default'} ms on both")
@@ -248,11 +212,7 @@ class Lab:
 
     def stage(self, vmid: int) -> None:
         """TM clone of the registered image for vmid (before any timer starts)."""
-        clone = self.remotes / "tm" / "onedock" / "clone"
-        proc = subprocess.run(
-            [str(clone), f"{FRONTEND}:{self.source}",
-             f"{HOST}:/var/lib/one//datastores/0/{vmid}/disk.0", str(vmid), "1"],
-            capture_output=True, env=self.env, cwd="/")
+        _, proc = self.clone(f"{FRONTEND}:{self.source}", vmid, cwd="/")
         if proc.returncode != 0:
             raise RuntimeError(f"tm clone vmid {vmid}: {proc.stderr.decode().strip()}")
 
@@ -364,9 +324,7 @@ class Lab:
         if self.hub.port:
             attempt("images", local.remove_images, self.client,
                     (self.hub.host, self.private.host))
-        for reg in (self.hub, self.private):
-            attempt("registry", reg.stop)
-        shutil.rmtree(self.root, ignore_errors=True)
+        problems += self.stop()  # both registries, the temp dir
         return problems
 
 
@@ -377,13 +335,6 @@ def _eventually(ip: str, expect: str, timeout: float = REACH_DEADLINE_S) -> bool
             return True
         time.sleep(POLL_S)
     return False
-
-
-def python_pass() -> float:
-    took, proc = timed_run([sys.executable, "-c", "pass"])
-    if proc.returncode != 0:
-        raise RuntimeError("python -c pass failed")
-    return took
 
 
 def rep(lab: Lab, n: int, into: Samples | None) -> None:
@@ -409,7 +360,7 @@ def run(args: argparse.Namespace) -> dict:
     client = sdk.from_env(timeout=120)
     client.ping()
     engine = client.version().get("Version", "?")
-    lab = Lab(local.temp_root("onedock-bench-deploy-"), client, args.arp_retrans_ms)
+    lab = Lab("onedock-bench-deploy-", client, args.arp_retrans_ms)
     samples = Samples()
     imports: tuple[list, int] = ([], 0)
     try:
@@ -459,15 +410,18 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def report(res: dict) -> None:
+    table = Table((58, 9, 9), rule_width=79)
+
     def row(label: str, key: str, indent: int = 0) -> None:
         v = res[key]
-        print(f"{'':{indent}}{label:<{58 - indent}}{v['median_ms']:>9.1f}{v['p90_ms']:>9.1f}")
+        table.row(" " * indent + label, f"{v['median_ms']:.1f}", f"{v['p90_ms']:.1f}")
 
     print(f"\ndeploy until reachable: median and p90 of {res['runs']} interleaved repetitions "
           f"(one warm-up round discarded)")
     print(f"interpreter {res['python']}, Docker engine {res['engine']}, image {res['image']}")
-    print(f"\n{'case':<58}{'median':>9}{'p90':>9}   (ms)")
-    print("-" * 79)
+    print()
+    table.row("case", "median", "p90", tail="   (ms)")
+    table.rule()
     row("(A) docker run -d, until http://<ip>:80/ answers", "a_docker_run_reachable")
     row("of which `docker run -d` until the CLI exits", "a_docker_run_exit", 4)
     row("of which CLI exit until reachable", "a_reachable_after_cli_exit", 4)
@@ -476,10 +430,10 @@ def report(res: dict) -> None:
     row("of which shim exit until reachable (same runs)", "b_reachable_after_shim_exit", 4)
     row("(C) onedock deploy shim alone, until it exits", "c_shim_alone_exit")
     row("(D) python -c pass", "d_python_pass")
-    print("-" * 79)
+    table.rule()
     ratio = res["ratio_b_over_a"]
     print(f"ratio B/A (medians) {ratio:.2f}   target <= {res['ratio_target']:.2f}: "
-          f"{'MET' if res['target_met'] else 'MISSED'}")
+          f"{verdict(res['target_met'])}")
     a_med = res["a_docker_run_reachable"]["median_ms"]
     b_med = res["b_onedock_reachable"]["median_ms"]
     print(f"B - A (medians) {b_med - a_med:+.1f} ms")
@@ -515,23 +469,13 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.arp_retrans_ms <= 10000:
         parser.error("--arp-retrans-ms must be between 0 and 10000")
     for tool in ("docker", "ip", "docker-registry"):
-        if shutil.which(tool) is None:
-            parser.error(f"needs {tool} on PATH")
+        need(parser, tool)
     if os.geteuid() != 0:
         parser.error("needs root: it creates a bridge and plumbs NICs in-process")
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the cleanup runs
-    started = time.perf_counter()
-    res = run(args)
-    res["wall_s"] = time.perf_counter() - started
-    report(res)
-    print(f"\ntotal benchmark time {res['wall_s']:.0f}s; containers, docker network, bridge, "
-          f"registries, temp dir and engine images of this run removed")
-    if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(res, indent=2) + "\n")
-        print(f"numbers written to {out}")
+    run_and_report(run, report, args,
+                   "containers, docker network, bridge, registries, temp dir and engine images")
     return 0
 
 

@@ -20,53 +20,33 @@ Everything created is removed at the end: registries, temp dirs, and the images 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-import os
 import random
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-from bench.startup import (
+from bench.common import (
     FRONTEND,
-    HOST,
     HOSTILE_SOURCE,
-    ROOT,
+    RegistryLab,
+    Table,
+    docker,
     median,
+    need,
     p90,
-    timed_run,
-    write_conf,
-    write_remotes,
+    python_pass,
+    run_and_report,
+    verdict,
 )
 from sandbox import local
 
 WARM_TARGET_MS = 100.0
-PROTOCOL = ROOT / "tests" / "protocol" / "ds_cp.xml"
 MULTI = "onedock-test/multi"
 ACCEPT = ("application/vnd.docker.distribution.manifest.v2+json, "
           "application/vnd.oci.image.manifest.v1+json")
-
-
-def docker(*args: str) -> subprocess.CompletedProcess:
-    """The docker CLI, list argv, no shell; raises with docker's message on failure."""
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(args)}: {proc.stderr.strip()[-400:]}")
-    return proc
-
-
-def ds_payload(image_id: int, path: str) -> bytes:
-    """DS_DRIVER_ACTION_DATA for `cp`, from oned's recorded message (as sandbox/smoke.py does)."""
-    xml = PROTOCOL.read_text()
-    xml = xml.replace("<IMAGE><ID>7</ID>", f"<IMAGE><ID>{image_id}</ID>")
-    xml = xml.replace("<PATH>/var/tmp/alpine-rootfs.raw</PATH>", f"<PATH>{path}</PATH>")
-    xml = xml.replace("<DS_MAD>fs</DS_MAD><TM_MAD>ssh</TM_MAD>",
-                      "<DS_MAD>onedock</DS_MAD><TM_MAD>onedock</TM_MAD>")
-    return base64.b64encode(xml.encode())
 
 
 def image_size(host: str, repo: str, tag: str) -> tuple[int, int]:
@@ -79,23 +59,12 @@ def image_size(host: str, repo: str, tag: str) -> tuple[int, int]:
     return len(layers), manifest["config"]["size"] + sum(layer["size"] for layer in layers)
 
 
-class Lab:
+class Lab(RegistryLab):
     """The registries, remotes tree and engine objects of one run, and their cleanup."""
 
-    def __init__(self, root: Path):
-        self.root = root
-        self.hub = local.RegistryProcess(root / "hub")
-        self.private = local.RegistryProcess(root / "private")
+    def __init__(self, prefix: str):
+        super().__init__(prefix)
         self.vmids: list[int] = []
-        self.env: dict = {}
-        self.remotes = root / "remotes"
-
-    def start(self) -> None:
-        self.hub.start()
-        self.private.start()
-        write_remotes(self.remotes)
-        conf = write_conf(self.root / "onedock.conf", self.private.host, str(self.private.storage))
-        self.env = dict(os.environ, ONEDOCK_CONF=str(conf))
 
     def empty_private(self) -> None:
         """Restart the private registry on its port with empty storage: every copy is real."""
@@ -144,9 +113,9 @@ class Lab:
             self.remove_disk_tags()
             self.remove_images()
         finally:
-            for reg in (self.hub, self.private):
-                reg.stop()
-            shutil.rmtree(self.root, ignore_errors=True)
+            problems = self.stop()
+            if problems:
+                raise RuntimeError("; ".join(problems))
 
     # -- the two ways of copying an image into the private registry ------------------------
 
@@ -167,9 +136,7 @@ class Lab:
         return times, reused
 
     def onedock_cp(self, image_id: int) -> float:
-        script = str(self.remotes / "datastore" / "onedock" / "cp")
-        payload = ds_payload(image_id, f"docker://{self.hub.host}/{MULTI}:latest")
-        took, proc = timed_run([script, str(image_id)], env=self.env, stdin=payload)
+        took, proc = self.ds_cp(image_id, f"docker://{self.hub.host}/{MULTI}:latest")
         expected = f"onedock/image-{image_id} docker"
         if proc.returncode != 0 or proc.stdout.decode().strip() != expected:
             raise RuntimeError(f"onedock cp {image_id}: exit {proc.returncode}: "
@@ -185,20 +152,11 @@ class Lab:
         return self._clone(HOSTILE_SOURCE, vmid, 1)
 
     def _clone(self, src: str, vmid: int, expect_rc: int) -> float:
-        script = str(self.remotes / "tm" / "onedock" / "clone")
-        argv = [script, src, f"{HOST}:/var/lib/one//datastores/0/{vmid}/disk.0", str(vmid), "1"]
-        took, proc = timed_run(argv, env=self.env)
+        took, proc = self.clone(src, vmid)
         if proc.returncode != expect_rc:
             raise RuntimeError(f"tm clone {src} vmid {vmid}: exit {proc.returncode}, expected "
                                f"{expect_rc}: {proc.stderr.decode().strip()[-400:]}")
         return took
-
-
-def python_pass() -> float:
-    took, proc = timed_run([sys.executable, "-c", "pass"])
-    if proc.returncode != 0:
-        raise RuntimeError("python -c pass failed")
-    return took
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -206,7 +164,7 @@ def run(args: argparse.Namespace) -> dict:
 
     client = sdk.from_env(timeout=300)
     client.ping()
-    lab = Lab(local.temp_root("onedock-bench-image-"))
+    lab = Lab("onedock-bench-image-")
     try:
         lab.start()
         print(f"==> registries: hub {lab.hub.host}, private {lab.private.host}")
@@ -288,36 +246,40 @@ def report(res: dict) -> None:
     print(f"\nimage: {img['layers']} layers, {mb:.1f} MB compressed "
           f"({img['layers'] - 1} x {img['layer_mb']} MB random + busybox)")
     print(f"\nDS copy hub -> private registry, median of {ds['reps']} repetitions")
-    print(f"{'':2}{'method':<40}{'median s':>10}{'MB/s':>8}   runs s")
-    print("  " + "-" * 72)
-    print(f"{'':2}{'(A) docker pull + tag + push (CLI)':<40}{a['total']:>10.2f}"
-          f"{mb / a['total']:>8.1f}   {runs(ds['docker_cli_runs_s'])}")
+    table = Table((40, 10, 8), indent=2, rule_width=72)
+    pair = Table((40, 10), indent=2, rule_width=72)  # the same without the MB/s column
+    table.row("method", "median s", "MB/s", tail="   runs s")
+    table.rule()
+    table.row("(A) docker pull + tag + push (CLI)", f"{a['total']:.2f}", f"{mb / a['total']:.1f}",
+              tail=f"   {runs(ds['docker_cli_runs_s'])}")
     present = max(ds["docker_pull_layers_already_present"])
     notes = {"pull": f"layers already on the engine: {present} of {img['layers']}",
              "push": "re-compresses every layer"}
     for step in ("pull", "tag", "push"):
-        print(f"{'':6}{step:<36}{a[step]:>10.2f}{'':11}{notes.get(step, '')}".rstrip())
+        print(table.line(f"    {step}", f"{a[step]:.2f}", "",
+                         tail=f"   {notes.get(step, '')}").rstrip())
     b = ds["onedock_cp_s"]
-    print(f"{'':2}{'(B) onedock DS cp (registry-to-registry)':<40}{b:>10.2f}"
-          f"{mb / b:>8.1f}   {runs(ds['onedock_cp_runs_s'])}")
-    print("  " + "-" * 72)
+    table.row("(B) onedock DS cp (registry-to-registry)", f"{b:.2f}", f"{mb / b:.1f}",
+              tail=f"   {runs(ds['onedock_cp_runs_s'])}")
+    table.rule()
     ratio = ds["ratio_onedock_over_docker"]
-    print(f"{'':2}{'ratio B/A':<40}{ratio:>10.2f}   "
-          f"({'onedock faster' if ratio < 1 else 'onedock SLOWER'})")
+    pair.row("ratio B/A", f"{ratio:.2f}",
+             tail=f"   ({'onedock faster' if ratio < 1 else 'onedock SLOWER'})")
 
     print(f"\nTM clone of the same SOURCE on node01 (local engine), {tm['warm_runs']} warm runs")
-    print("  " + "-" * 72)
-    print(f"{'':2}{'cold clone (engine pulls the image)':<40}{tm['cold_s'] * 1e3:>10.0f} ms")
-    print(f"{'':2}{'python -c pass (same run, median)':<40}"
-          f"{tm['python_pass_median_ms']:>10.1f} ms")
-    print(f"{'':2}{'warm clone (median)':<40}{tm['warm_median_ms']:>10.1f} ms"
-          f"   p90 {tm['warm_p90_ms']:.1f} ms")
-    print(f"{'':2}{'above process start':<40}{tm['above_process_start_ms']:>10.1f} ms"
-          f"   target < {tm['target_ms']:.0f} ms: {'MET' if tm['target_met'] else 'MISSED'}")
-    print(f"{'':4}{'of which imports + config':<38}{tm['startup_imports_ms']:>10.1f} ms"
-          f"   (clone refusing a hostile SOURCE: {tm['refused_clone_median_ms']:.1f} ms)")
-    print(f"{'':4}{'of which registry HEAD + inspect + tag':<38}"
-          f"{tm['registry_and_engine_ms']:>10.1f} ms")
+    pair.rule()
+    pair.row("cold clone (engine pulls the image)", f"{tm['cold_s'] * 1e3:.0f}", tail=" ms")
+    pair.row("python -c pass (same run, median)", f"{tm['python_pass_median_ms']:.1f}",
+             tail=" ms")
+    pair.row("warm clone (median)", f"{tm['warm_median_ms']:.1f}",
+             tail=f" ms   p90 {tm['warm_p90_ms']:.1f} ms")
+    pair.row("above process start", f"{tm['above_process_start_ms']:.1f}",
+             tail=f" ms   target < {tm['target_ms']:.0f} ms: {verdict(tm['target_met'])}")
+    pair.row("  of which imports + config", f"{tm['startup_imports_ms']:.1f}",
+             tail=f" ms   (clone refusing a hostile SOURCE: "
+                  f"{tm['refused_clone_median_ms']:.1f} ms)")
+    pair.row("  of which registry HEAD + inspect + tag", f"{tm['registry_and_engine_ms']:.1f}",
+             tail=" ms")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,20 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("layers", "layer_mb", "reps", "warm"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if shutil.which("docker") is None:
-        parser.error("needs the docker CLI")
+    need(parser, "docker", "needs the docker CLI")
 
-    started = time.perf_counter()
-    res = run(args)
-    res["wall_s"] = time.perf_counter() - started
-    report(res)
-    print(f"\ntotal benchmark time {res['wall_s']:.0f}s; registries, temp dirs and engine "
-          f"images of this run removed")
-    if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(res, indent=2) + "\n")
-        print(f"numbers written to {out}")
+    run_and_report(run, report, args, "registries, temp dirs and engine images")
     return 0
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import random
 import re
@@ -46,7 +45,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.startup import median, timed_run, write_remotes
+from bench.common import (
+    Table,
+    driver_env,
+    median,
+    need,
+    python_pass,
+    run_and_report,
+    temp_root,
+    timed_run,
+    verdict,
+    write_remotes,
+)
 from onedock.config import Config
 from onedock.monitor import probes
 from onedock.names import LABEL_VMID
@@ -93,7 +103,7 @@ class Lab:
     def start(self) -> None:
         write_remotes(self.remotes)
         self.conf.write_text(f'state_dir = "{self.cfg.state_dir}"\n')
-        self.env = dict(os.environ, ONEDOCK_CONF=str(self.conf))
+        self.env = driver_env(self.conf)
         self.client.api.import_image_from_data(local.busybox_rootfs(), repository=REPO,
                                                tag=self.token)
         self.imported = True
@@ -235,7 +245,7 @@ def measure(lab: Lab, count: int, runs: int, stats_runs: int, settle: float) -> 
                 lab.check(which, out)
         round_["inproc_cycle"] = round_["inproc_monitor"] + round_["inproc_status"]
         round_["api_list"] = lab.api_list()
-        round_["python_pass"], _ = timed_run([sys.executable, "-c", "pass"])
+        round_["python_pass"] = python_pass()
         round_["python_imports"], proc = timed_run([sys.executable, "-c", PROBE_IMPORTS])
         if proc.returncode != 0:
             raise RuntimeError(f"python -c '{PROBE_IMPORTS}': {proc.stderr.decode()[-300:]}")
@@ -259,7 +269,7 @@ def run(args: argparse.Namespace) -> dict:
 
     client = sdk.from_env(timeout=120)
     client.ping()
-    lab = Lab(client, local.temp_root("onedock-bench-monitor-"))
+    lab = Lab(client, temp_root("onedock-bench-monitor-"))
     rows, problems = [], []
     try:
         lab.start()
@@ -305,7 +315,7 @@ def report(res: dict) -> None:
     rows = res["rows"]
 
     def slope(value: float | None) -> str:
-        return f"{'-':>9}" if value is None else f"{value:>9.3f}"
+        return "-" if value is None else f"{value:.3f}"
 
     print(f"\nVM monitoring per cycle: onedock probes (vm/monitor + vm/status) vs docker stats; "
           f"medians, {res['cpus']} CPUs")
@@ -313,39 +323,35 @@ def report(res: dict) -> None:
           f"{'marginal cost, ms per container':>36}")
     print(f"{'':5}{'ms (procs)':>13}{'ms':>12}{'ms (runs)':>14}{'stats':>8}"
           f"{'probe procs':>15}{'in-process':>11}{'stats':>10}")
-    print("-" * 88)
+    table = Table((5, 13, 12, 14, 8, 15, 9, 9), first=">", rule_width=88)
+    table.rule()
+    slopes = ("proc_cycle", "inproc_cycle", "docker_stats")
     for r in rows:
-        stats = f"{r['docker_stats_ms']:.0f} ({r['stats_runs']})"
-        print(f"{r['count']:>5}{r['proc_cycle_ms']:>13.1f}{r['inproc_cycle_ms']:>12.1f}"
-              f"{stats:>14}{r['ratio_probe_over_stats']:>8.3f}{'':6}"
-              f"{slope(r['proc_cycle_slope_ms_per_vm'])}"
-              f"{slope(r['inproc_cycle_slope_ms_per_vm'])}"
-              f"{slope(r['docker_stats_slope_ms_per_vm'])}")
+        table.row(str(r["count"]), f"{r['proc_cycle_ms']:.1f}", f"{r['inproc_cycle_ms']:.1f}",
+                  f"{r['docker_stats_ms']:.0f} ({r['stats_runs']})",
+                  f"{r['ratio_probe_over_stats']:.3f}",
+                  *(slope(r[f"{key}_slope_ms_per_vm"]) for key in slopes))
     overall = res["overall_slope_ms_per_vm"]
     if len(rows) > 1:
-        print("-" * 88)
+        table.rule()
         label = f"{rows[0]['count']}->{rows[-1]['count']} overall"
-        print(f"{'':5}{label:<53}{slope(overall['proc_cycle'])}{slope(overall['inproc_cycle'])}"
-              f"{slope(overall['docker_stats'])}")
+        Table((58, 9, 9, 9)).row(f"{'':5}{label}", *(slope(overall[key]) for key in slopes))
     fewer = [r["count"] for r in rows if r["stats_runs"] < r["runs"]]
     print(f"medians of {rows[0]['runs']} runs after one warm-up; marginal cost = slope from the "
           f"previous N" + (f"; docker stats only {rows[-1]['stats_runs']} runs for "
                            f"N={','.join(map(str, fewer))} (seconds per run)" if fewer else ""))
 
     print("\nbreakdown, median ms (best run in brackets)")
-    print(f"{'N':>5}{'others':>7}{'monitor proc':>16}{'status proc':>16}{'monitor in':>14}"
-          f"{'status in':>14}{'API list':>14}{'python pass':>14}{'+ imports':>16}")
-    print("-" * 116)
-
-    def cell(r: dict, key: str, width: int) -> str:
-        return f"{r[f'{key}_ms']:.1f} [{r[f'{key}_min_ms']:.1f}]".rjust(width)
-
+    table = Table((5, 7, 16, 16, 14, 14, 14, 14, 16), first=">")
+    table.row("N", "others", "monitor proc", "status proc", "monitor in", "status in", "API list",
+              "python pass", "+ imports")
+    table.rule()
+    keys = ("proc_monitor", "proc_status", "inproc_monitor", "inproc_status", "api_list",
+            "python_pass", "python_imports")
     for r in rows:
-        print(f"{r['count']:>5}{r['others']:>7}{cell(r, 'proc_monitor', 16)}"
-              f"{cell(r, 'proc_status', 16)}{cell(r, 'inproc_monitor', 14)}"
-              f"{cell(r, 'inproc_status', 14)}{cell(r, 'api_list', 14)}"
-              f"{cell(r, 'python_pass', 14)}{cell(r, 'python_imports', 16)}")
-    print("-" * 116)
+        table.row(str(r["count"]), str(r["others"]),
+                  *(f"{r[f'{key}_ms']:.1f} [{r[f'{key}_min_ms']:.1f}]" for key in keys))
+    table.rule()
     print("others: onedock containers on the engine that are not this run's (listed and probed "
           "too)\nAPI list: one Probe.containers() call (each probe makes one); python pass: "
           "`python -c pass`;\n+ imports: `python -c` importing what a probe process imports")
@@ -389,10 +395,6 @@ def report(res: dict) -> None:
                  f"in-process slope" if overall["inproc_cycle"] > 0 else ""))
 
 
-def verdict(met: bool) -> str:
-    return "MET" if met else "MISSED"
-
-
 def counts_arg(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
@@ -421,20 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs and --stats-runs-200 must be at least 1")
     if not 0 <= args.settle <= 10:
         parser.error("--settle must be between 0 and 10 seconds")
-    if shutil.which("docker") is None:
-        parser.error("needs the docker CLI")
+    need(parser, "docker", "needs the docker CLI")
 
-    started = time.perf_counter()
-    res = run(args)
-    res["wall_s"] = time.perf_counter() - started
-    report(res)
-    print(f"\ntotal benchmark time {res['wall_s']:.0f}s; containers, image and temp dir of "
-          f"this run removed")
-    if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(res, indent=2) + "\n")
-        print(f"numbers written to {out}")
+    run_and_report(run, report, args, "containers, image and temp dir")
     return 0
 
 

@@ -9,9 +9,8 @@ import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import ROOT, Table, verdict
 
 
 def invoke(*tasks: str) -> float:
@@ -41,12 +40,11 @@ def main() -> None:
     rows.append(("repeated up (nothing to do)", invoke("sandbox.up"), 20.0))
     rows.append(("smoke inside the sandbox", invoke("sandbox.smoke"), None))
     rows.append(("down", invoke("sandbox.down"), None))
-    print(f"{'step':<45} {'seconds':>8}  target")
+    table = Table((45, 9))  # a space, then seconds in 8
+    table.row("step", "seconds", tail="  target")
     for name, took, target in rows:
-        verdict = ""
-        if target is not None:
-            verdict = f"< {target:.0f} s: {'MET' if took < target else 'MISSED'}"
-        print(f"{name:<45} {took:8.1f}  {verdict}")
+        met = "" if target is None else f"< {target:.0f} s: {verdict(took < target)}"
+        table.row(name, f"{took:.1f}", tail=f"  {met}")
 
 
 if __name__ == "__main__":
