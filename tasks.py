@@ -55,12 +55,16 @@ def uninstall(c, role="frontend", dry_run=False):
     c.run(shlex.join(argv))
 
 
-def _backend(name: str, one_packages: str = ""):
+def _backend(name: str, one_packages: str = "", provider: str = "docker"):
     if name == "lxd":
         from sandbox.lxd import LxdBackend
 
         return LxdBackend(one_packages=one_packages)
-    raise SystemExit(f"sandbox backend '{name}' is not available (use --backend lxd)")
+    if name == "vagrant":
+        from sandbox.vagrant import VagrantBackend
+
+        return VagrantBackend(provider=provider, one_packages=one_packages)
+    raise SystemExit(f"unknown sandbox backend '{name}' (lxd or vagrant)")
 
 
 def _guard(func):
@@ -72,19 +76,20 @@ def _guard(func):
         raise SystemExit(f"error: {exc}") from None
 
 
-@task(help={"backend": "lxd", "one_packages": "directory of OpenNebula .deb packages"})
-def sandbox_up(c, backend="lxd", one_packages=""):
+@task(help={"backend": "lxd or vagrant", "one_packages": "directory of OpenNebula .deb packages",
+            "provider": "vagrant provider: docker (default), libvirt, virtualbox"})
+def sandbox_up(c, backend="lxd", one_packages="", provider="docker"):
     """Bring the sandbox up (idempotent: a second run only fixes what is missing)."""
-    _guard(lambda: _backend(backend, one_packages).up())
+    _guard(lambda: _backend(backend, one_packages, provider).up())
 
 
-@task(help={"backend": "lxd"})
+@task(help={"backend": "lxd or vagrant"})
 def sandbox_provision(c, backend="lxd", one_packages=""):
     """Run the provisioning again (after a failure, or to ship a changed checkout)."""
     _guard(lambda: _backend(backend, one_packages).provision())
 
 
-@task(help={"backend": "lxd"})
+@task(help={"backend": "lxd or vagrant"})
 def sandbox_status(c, backend="lxd"):
     """Where the sandbox is and what it runs."""
     import json
@@ -92,20 +97,20 @@ def sandbox_status(c, backend="lxd"):
     print(json.dumps(_guard(lambda: _backend(backend).status()), indent=1))
 
 
-@task(help={"backend": "lxd"})
+@task(help={"backend": "lxd or vagrant"})
 def sandbox_shell(c, backend="lxd"):
     """A root shell inside the sandbox."""
     _guard(lambda: _backend(backend).shell())
 
 
-@task(help={"backend": "lxd"})
+@task(help={"backend": "lxd or vagrant"})
 def sandbox_smoke(c, backend="lxd"):
     """The end-to-end smoke workflow inside the sandbox."""
-    from sandbox.backend import GUEST_SRC, GUEST_VENV
+    from sandbox.backend import GUEST_VENV
 
     def run():
         box = _backend(backend)
-        result = box.exec([f"{GUEST_VENV}/bin/python", "-m", "sandbox.smoke"], cwd=GUEST_SRC,
+        result = box.exec([f"{GUEST_VENV}/bin/python", "-m", "sandbox.smoke"], cwd=box.src,
                           check=False)
         sys.stdout.write(result.stdout)
         sys.stderr.write(result.stderr)
@@ -114,7 +119,7 @@ def sandbox_smoke(c, backend="lxd"):
     sys.exit(_guard(run))
 
 
-@task(help={"backend": "lxd"})
+@task(help={"backend": "lxd or vagrant"})
 def sandbox_down(c, backend="lxd"):
     """Remove the sandbox (the cached base image stays)."""
     _guard(lambda: _backend(backend).down())

@@ -85,11 +85,23 @@ def _one(ipr, name: str) -> int | None:
 def check_bridges(bridges: list[str]) -> None:
     """Every bridge exists: sysfs answers without privileges or a netlink socket."""
     for bridge in bridges:
-        if not _IFNAME.fullmatch(bridge) or not os.path.isdir(f"/sys/class/net/{bridge}/bridge"):
-            raise OneDockError(
-                f"bridge '{bridge}' does not exist on this host",
-                hint="create it, or fix BRIDGE of the virtual network",
-            )
+        if _IFNAME.fullmatch(bridge) and (os.path.isdir(f"/sys/class/net/{bridge}/bridge")
+                                          or _netlink_bridge(bridge)):
+            continue
+        raise OneDockError(
+            f"bridge '{bridge}' does not exist on this host",
+            hint="create it, or fix BRIDGE of the virtual network",
+        )
+
+
+def _netlink_bridge(name: str) -> bool:
+    """sysfs shows the namespace it was mounted in; ask netlink when it says no."""
+    with _ipr() as ipr:
+        index = _one(ipr, name)
+        if index is None:
+            return False
+        info = ipr.get_links(index)[0].get_attr("IFLA_LINKINFO")
+        return info is not None and info.get_attr("IFLA_INFO_KIND") == "bridge"
 
 
 def attach(pid: int, nics: list[NicSpec]) -> None:

@@ -22,6 +22,7 @@ class ExecResult:
 
 class Backend(Protocol):
     name: str
+    src: str  # the checkout inside the guest
 
     def up(self) -> None: ...
     def provision(self) -> None: ...

@@ -7,6 +7,7 @@ under an alias; later `up`s reuse the alias (or the cached tarball after an LXD 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -21,14 +22,17 @@ from onedock.errors import OneDockError
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
-ALIAS = f"onedock-base/{SUITE}"
+ALIAS_PREFIX = f"onedock-base/{SUITE}"
 PACKAGES = ["systemd-sysv", "dbus", "iproute2", "ca-certificates", "python3", "python3-venv",
-            "docker.io", "docker-registry", "busybox-static", "openssh-client", "procps"]
+            "docker.io", "docker-registry", "busybox-static", "openssh-client", "procps",
+            "openssh-server", "sudo"]
+REVISION = hashlib.sha256(",".join(PACKAGES).encode()).hexdigest()[:8]  # new list, new image
+ALIAS = f"{ALIAS_PREFIX}-{REVISION}"
 CACHE = Path(os.environ.get("ONEDOCK_CACHE", Path.home() / ".cache" / "onedock"))
 
 
 def cached_tarball() -> Path:
-    return CACHE / f"{SUITE}-rootfs.tar.gz"
+    return CACHE / f"{SUITE}-{REVISION}-rootfs.tar.gz"
 
 
 def build_rootfs(progress) -> Path:

@@ -53,6 +53,7 @@ def ensure_initialised(client) -> None:
 
 class LxdBackend:
     name = "lxd"
+    src = GUEST_SRC  # where the guest has the checkout
 
     def __init__(self, name: str = NAME, one_packages: str = "", out=sys.stdout):
         self.container_name = name
@@ -117,8 +118,6 @@ class LxdBackend:
 
     def provision(self) -> None:
         """Ship the source and wheels, then run the provisioning script rendered from provision/."""
-        import provision as templates
-
         box = self._container()
         if box is None:
             raise OneDockError("no sandbox container", hint="run `invoke sandbox.up` first")
@@ -128,23 +127,8 @@ class LxdBackend:
         has_one = bool(self.one_packages)
         if has_one:
             box.files.put("/root/one-packages.tar", _dir_tar(Path(self.one_packages)))
-        script = templates.render("sandbox-provision.sh.j2", src=GUEST_SRC, venv=GUEST_VENV,
-                                  registry_config=templates.render(
-                                      "registry.yml.j2", storage="/var/lib/onedock-registry",
-                                      listen="127.0.0.1:5000", tls_cert="", tls_key="",
-                                      htpasswd=""),
-                                  registry_unit=templates.render(
-                                      "onedock-registry.service.j2", user="root",
-                                      registry_binary="/usr/bin/docker-registry",
-                                      config="/etc/onedock/registry.yml",
-                                      storage="/var/lib/onedock-registry"),
-                                  onedock_conf=templates.render(
-                                      "onedock.conf.j2", role="sandbox", registry="127.0.0.1:5000",
-                                      registry_insecure=True, registry_ca="",
-                                      registry_username="", registry_password_file="",
-                                      registry_storage="/var/lib/onedock-registry",
-                                      frontend="onedock-sandbox", nic_helper=""),
-                                  one_packages=has_one)
+        script = provision_script(archives=True, src=GUEST_SRC, wheels="/root/wheels",
+                                  hostname=self.container_name, one_packages=has_one)
         box.files.put("/root/provision.sh", script.encode())
         result = self.exec(["bash", "/root/provision.sh"], check=False)
         self.out.write(result.stdout)
@@ -187,6 +171,29 @@ class LxdBackend:
         box.delete(wait=True)
         self.out.write(f"==> {self.container_name}: removed (base image {base_image.ALIAS} "
                        "kept for the next up)\n")
+
+
+def provision_script(*, archives: bool, src: str, wheels: str, hostname: str,
+                     one_packages: bool) -> str:
+    """The guest's provisioning, rendered from provision/ with production's registry files."""
+    import provision as templates
+
+    storage = "/var/lib/onedock-registry"
+    return templates.render(
+        "sandbox-provision.sh.j2", archives=archives, src=src, wheels=wheels, venv=GUEST_VENV,
+        hostname=hostname, one_packages=one_packages,
+        registry_config=templates.render("registry.yml.j2", storage=storage,
+                                         listen="127.0.0.1:5000", tls_cert="", tls_key="",
+                                         htpasswd=""),
+        registry_unit=templates.render("onedock-registry.service.j2", user="root",
+                                       registry_binary="/usr/bin/docker-registry",
+                                       config="/etc/onedock/registry.yml", storage=storage),
+        onedock_conf=templates.render("onedock.conf.j2", role="sandbox", registry="127.0.0.1:5000",
+                                      registry_insecure=True, registry_ca="",
+                                      registry_username="", registry_password_file="",
+                                      registry_storage=storage, frontend=hostname,
+                                      nic_helper=""),
+    )
 
 
 def _source_tar() -> bytes:
