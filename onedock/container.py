@@ -22,6 +22,7 @@ from onedock.engine import CONTEXT_ENV_LABEL
 from onedock.errors import OneDockError
 from onedock.nic import NicSpec
 from onedock.one.vm import VM, Disk, Nic
+from onedock.one.xmldoc import is_digits
 
 CONTEXT_MOUNT = "/run/one-context"
 DROP_CAPS = ["NET_RAW", "MKNOD"]
@@ -38,7 +39,9 @@ def boot_disk(vm: VM) -> Disk:
     wanted = None
     for token in vm.boot.split(","):
         token = token.strip()
-        if token.startswith("disk") and token[4:].isdigit():
+        if token.startswith("disk"):
+            if not is_digits(token[4:]):
+                raise OneDockError(f"OS/BOOT names '{token[:20]}', not diskN")
             wanted = int(token[4:])
             break
     candidates = [d for d in vm.disks if d.disk_id != vm.context_disk]
@@ -94,7 +97,7 @@ def nic_specs(vm: VM, nics: list[Nic] | None = None) -> list[NicSpec]:
             prefix=prefix,
             gateway=vm.nic_context(nic.nic_id, "GATEWAY") or nic.attrs.get("GATEWAY", ""),
             host_if=f"one-{vm.id}-{nic.nic_id}",  # never the template's TARGET: user-settable
-            mtu=int(mtu) if mtu.isdigit() else 0,
+            mtu=_mtu(mtu, nic.nic_id),
         ).check())
     return specs
 
@@ -117,8 +120,30 @@ def _policy(vm: VM, cfg) -> tuple[list[str], bool, bool]:
     return caps, privileged, no_new_privs
 
 
+def _check_context(vm: VM) -> None:
+    """Refuse what would only fail once the container runs (and need a rollback)."""
+    encoded = vm.context.get("START_SCRIPT_BASE64", "")
+    if encoded and not vm.context.get("START_SCRIPT"):
+        import base64
+        import binascii
+
+        try:
+            base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise OneDockError("CONTEXT/START_SCRIPT_BASE64 is not valid base64") from exc
+
+
+def _mtu(value: str, nic_id: int) -> int:
+    if not value:
+        return 0
+    if not is_digits(value, 5):
+        raise OneDockError(f"NIC {nic_id}: MTU '{value[:20]}' is not a number")
+    return int(value)
+
+
 def spec(vm: VM, cfg) -> dict:
     """The Engine API create body for the VM's container (its hash is kept as a label)."""
+    _check_context(vm)
     boot = boot_disk(vm)
     mounts = []
     for disk in vm.disks:

@@ -484,17 +484,17 @@ def test_hostname_refuses_trailing_newline():
 
 
 @pytest.mark.parametrize(
-    ("arg", "value"), [("0", 0), ("42", 42), ("-1", -1), ("007", 7), ("999999999", 999999999)]
+    ("arg", "value"), [("0", 0), ("42", 42), ("007", 7), ("999999999", 999999999)]
 )
 def test_number_ok(arg, value):
     assert number(arg, "vmid") == value
 
 
 @pytest.mark.parametrize(
-    "arg", ["1;2", "", "abc", " 1", "1 ", "1\n", "+1", "1.0", "0x10", "1234567890", "--1"]
+    "arg", ["1;2", "", "abc", " 1", "1 ", "1\n", "+1", "1.0", "0x10", "1234567890", "--1", "-1"]
 )
 def test_number_refuses(arg):
-    with pytest.raises(OneDockError, match=r"^vmid '.*' is not a number$") as exc:
+    with pytest.raises(OneDockError, match=r"^vmid '.*' is not a number \(0 or more\)$") as exc:
         number(arg, "vmid")
     _one_line(exc)
 

@@ -220,7 +220,11 @@ class Box:
         if not script and vm.context.get("START_SCRIPT_BASE64"):
             import base64
 
-            script = base64.b64decode(vm.context["START_SCRIPT_BASE64"]).decode()
+            try:
+                script = base64.b64decode(vm.context["START_SCRIPT_BASE64"],
+                                          validate=True).decode()
+            except ValueError as exc:  # binascii.Error and UnicodeDecodeError alike
+                raise OneDockError("CONTEXT/START_SCRIPT_BASE64 is not valid base64") from exc
         if script:
             self.engine.exec_detached(self.name, ["/bin/sh", "-c", script])
 

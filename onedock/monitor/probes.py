@@ -73,7 +73,8 @@ class Probe:
         for item in found:
             vmid = (item.get("Labels") or {}).get(names.LABEL_VMID, "")
             name = (item.get("Names") or [""])[0].lstrip("/")
-            if vmid.isdigit() and name == names.container(int(vmid)):
+            if vmid.isascii() and vmid.isdigit() and len(vmid) < 10 \
+                    and name == names.container(int(vmid)):
                 out.append(item)
         return out
 
@@ -266,7 +267,9 @@ def vm_state(probe: Probe) -> str:
         if state:
             current[str(vmid)] = state
     last = probe.load("vmstate")
-    period = int(probe.settings.get("SYNC_STATE_VM", "180") or 180)
+    setting = probe.settings.get("SYNC_STATE_VM", "180")
+    period = int(setting) if setting.isascii() and setting.isdigit() and len(setting) < 10 \
+        else 180  # monitord's default when its configuration says nonsense
     now = int(time.time())
     full = now - int(last.get("synced", 0)) >= period
     reported = current if full else {
@@ -293,6 +296,8 @@ def run(cfg: Config, kind: tuple[str, str], argv: list[str], stdin: bytes) -> st
     if len(argv) < 3:
         raise OneDockError("expected <im_mad> <host_id> <hostname>")
     host_id = argv[1]
-    if not host_id.lstrip("-").isdigit():
+    from onedock.one.xmldoc import is_digits
+
+    if not is_digits(host_id.removeprefix("-")):
         raise OneDockError(f"host id '{host_id[:20]}' is not a number")
     return PROBES[kind](Probe(cfg, int(host_id), argv[2], stdin))

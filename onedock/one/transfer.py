@@ -54,8 +54,8 @@ def args(argv: list[str], count: int, usage: str) -> list[str]:
 
 
 def number(arg: str, what: str) -> int:
-    if not re.fullmatch(r"-?[0-9]{1,9}", arg):
-        raise OneDockError(f"{what} '{arg[:40]}' is not a number")
+    if not re.fullmatch(r"[0-9]{1,9}", arg):
+        raise OneDockError(f"{what} '{arg[:40]}' is not a number (0 or more)")
     return int(arg)
 
 
