@@ -24,6 +24,17 @@ def lint(c):
     c.run(f"{sys.executable} -m ruff check .")
 
 
+@task(help={"quick": "smaller runs (as CI does)", "readme": "update README's figures"})
+def bench(c, quick=False, readme=False):
+    """Run every benchmark; write bench/results/report.md with charts."""
+    argv = [sys.executable, "-m", "bench.report"]
+    if quick:
+        argv.append("--quick")
+    if readme:
+        argv.append("--readme")
+    c.run(" ".join(argv), pty=False)
+
+
 @task
 def smoke(c):
     """The image workflow on this machine: register a Docker image, stage it on a host, clean up."""
@@ -130,4 +141,4 @@ for _name, _task in (("up", sandbox_up), ("provision", sandbox_provision),
                      ("status", sandbox_status), ("shell", sandbox_shell),
                      ("smoke", sandbox_smoke), ("down", sandbox_down)):
     sandbox.add_task(_task, name=_name)
-ns = Collection(test, lint, smoke, install, uninstall, sandbox)
+ns = Collection(test, lint, bench, smoke, install, uninstall, sandbox)

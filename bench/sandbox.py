@@ -1,6 +1,7 @@
 """Time `invoke sandbox.up` from the cached base image and a repeated `up` (targets 3 min, 20 s).
 
-Usage: python -m bench.sandbox [--rebuild]   (--rebuild also times building the base image)
+Usage: python -m bench.sandbox [--rebuild] [--json PATH]
+(--rebuild also times building the base image)
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from bench.common import ROOT, Table, verdict
 
@@ -26,6 +28,7 @@ def invoke(*tasks: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="drop the cached base image")
+    parser.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
     opts = parser.parse_args()
     rows = []
     invoke("sandbox.down")
@@ -45,6 +48,11 @@ def main() -> None:
     for name, took, target in rows:
         met = "" if target is None else f"< {target:.0f} s: {verdict(took < target)}"
         table.row(name, f"{took:.1f}", tail=f"  {met}")
+    if opts.json:
+        import json
+
+        Path(opts.json).write_text(json.dumps(
+            [{"step": n, "seconds": t, "target_s": g} for n, t, g in rows], indent=1))
 
 
 if __name__ == "__main__":
