@@ -23,6 +23,17 @@ APPLETS = ("sh", "ls", "cat", "echo", "sleep", "mkdir", "rm", "touch", "sync", "
            "true", "false", "id", "hostname", "ip", "nc", "wc", "httpd", "env", "sha256sum")
 
 
+def _terminate(proc: subprocess.Popen | None, grace: float) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -75,13 +86,7 @@ class RegistryProcess:
         raise RuntimeError(f"registry on {self.host} did not answer within {timeout}s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _terminate(self.proc, 10)
         self.proc = None
 
 
@@ -195,13 +200,7 @@ class SecondEngine:
         raise RuntimeError(f"second dockerd did not come up within {timeout}s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _terminate(self.proc, 30)
         self.proc = None
 
     def remove(self) -> None:

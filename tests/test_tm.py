@@ -30,12 +30,9 @@ def vm(new_id, docker_client, engine2):
     purge(engine2.client, vmid)
 
 
-@pytest.fixture(scope="module")
-def source(harness, images):
-    image_id = 900000 + id(harness) % 1000
-    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images['busybox']}"), image_id)
-    assert res.rc == 0, res.stderr
-    return res.stdout.split()[0]
+@pytest.fixture
+def source(image_source):
+    return image_source
 
 
 def _run(client, image, command, volumes=None):
