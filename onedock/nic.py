@@ -297,11 +297,6 @@ def run(request: dict) -> dict:
     raise OneDockError(f"unknown request '{op}'")
 
 
-def call(request: dict, helper: list[str]) -> dict:
-    """Run a request: in-process when already root, else through the sudo helper."""
-    return Helper(helper).call(request)
-
-
 class Helper:
     """The root helper, started early: netlink's import cost overlaps the container start.
 

@@ -209,19 +209,6 @@ class Host:
 
     # -- whole VMs ------------------------------------------------------------------------
 
-    def vm_disks(self, vmid: int) -> list[int]:
-        found = set()
-        for vol in self.engine.volumes([f"{names.LABEL_VMID}={vmid}"]):
-            labels = vol.get("Labels") or {}
-            if labels.get(names.LABEL_DISK, "").isdigit():
-                found.add(int(labels[names.LABEL_DISK]))
-        for img in self.engine.images(names.disk_repo(vmid)):
-            for tag in img.get("RepoTags") or []:
-                _, _, name = tag.rpartition(":")
-                if name.startswith("disk.") and name[5:].isdigit():
-                    found.add(int(name[5:]))
-        return sorted(found)
-
     def remove_vm(self, vmid: int) -> None:
         """Everything of the VM on this host: its container, volumes and disk tags."""
         self.engine.remove_container(names.container(vmid), force=True, volumes=True)

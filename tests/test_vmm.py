@@ -40,6 +40,13 @@ def unreachable(ip: str, port: int) -> bool:
     return False
 
 
+def assert_one_veth(br, vmid: int) -> None:
+    """Retries converge: the VM has exactly one host end on its bridge, no leftovers."""
+    links = subprocess.run(["ip", "-o", "link", "show", "master", br.name], capture_output=True,
+                           text=True).stdout
+    assert links.count(f"one-{vmid}-0") == 1
+
+
 def vmm(harness, action, *args, stdin=b""):
     script = harness.remotes / "vmm" / "onedock" / action
     return harness._run([str(script), *args], stdin)
@@ -248,9 +255,7 @@ def test_deploy_retried_converges(harness, bridges, staged, image_source, docker
         res = deploy(harness, vmid, xml)
         assert res.rc == 0, res.stderr
     assert get(br.ip(32), 80) == str(vmid)
-    links = subprocess.run(["ip", "-o", "link", "show", "master", br.name], capture_output=True,
-                           text=True).stdout
-    assert links.count(f"one-{vmid}-0") == 1
+    assert_one_veth(br, vmid)
 
 
 def test_actions_on_a_missing_container(harness, new_id):
@@ -338,9 +343,7 @@ def test_deploy_killed_halfway_then_retried_converges(harness, bridges, staged, 
     res = deploy(harness, vmid, xml)
     assert res.rc == 0, res.stderr
     assert get(br.ip(33), 80) == str(vmid)
-    links = subprocess.run(["ip", "-o", "link", "show", "master", br.name], capture_output=True,
-                           text=True).stdout
-    assert links.count(f"one-{vmid}-0") == 1
+    assert_one_veth(br, vmid)
 
 
 def test_dockerd_restart_under_a_running_vm(harness, bridges, image_source, new_id, engine2,

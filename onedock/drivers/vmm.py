@@ -21,7 +21,7 @@ from onedock.config import Config
 from onedock.container import LABEL_IPS, LABEL_SPEC, boot_disk, mountpoint, nic_specs, spec
 from onedock.engine import Engine
 from onedock.errors import OneDockError
-from onedock.nic import Helper, as_dict, call, check_bridges
+from onedock.nic import Helper, as_dict, check_bridges
 from onedock.one.transfer import args, number
 from onedock.one.vm import VM, Disk, Nic
 from onedock.one.vmm import vm_from_stdin
@@ -79,7 +79,11 @@ class Box:
         if helper is not None:
             helper.call(request if specs else {})
         elif specs:
-            Helper(self.helper_argv, self.helper_local).call(request)
+            self.privileged(request)
+
+    def privileged(self, request: dict) -> dict:
+        """One request to the root helper of the host this container runs on."""
+        return Helper(self.helper_argv, self.helper_local).call(request)
 
     def remount(self, vm: VM) -> None:
         """Hot-attached disks again: Docker only re-creates the mounts it knows of."""
@@ -90,9 +94,8 @@ class Box:
             if disk.disk_id == boot or volume in known:
                 continue
             if self.engine.volume_inspect(volume) is not None:
-                Helper(self.helper_argv, self.helper_local).call(
-                    {"op": "mount", "pid": self.pid(), "volume": volume,
-                     "target": mountpoint(disk)})
+                self.privileged({"op": "mount", "pid": self.pid(), "volume": volume,
+                                 "target": mountpoint(disk)})
 
     def image_volumes(self, body: dict, image: dict) -> None:
         """Named, labelled volumes where the image declares VOLUMEs (databases keep data there).
@@ -379,8 +382,8 @@ def attach_disk(cfg: Config, argv: list[str]) -> str:
             f"disk {disk.disk_id} is not a volume on this host",
             hint="only datablock, volatile and context disks can be hot-attached to a container",
         )
-    call({"op": "mount", "pid": box.pid(), "volume": volume, "target": mountpoint(disk)},
-         list(cfg.nic_helper))
+    box.privileged({"op": "mount", "pid": box.pid(), "volume": volume,
+                    "target": mountpoint(disk)})
     return ""
 
 
@@ -395,8 +398,7 @@ def detach_disk(cfg: Config, argv: list[str]) -> str:
         raise OneDockError(
             f"disk {disks[0].disk_id} was attached when the VM was deployed and stays in use "
             "by its container", hint="power the VM off to detach it")
-    call({"op": "unmount", "pid": box.pid(), "target": mountpoint(disks[0])},
-         list(cfg.nic_helper))
+    box.privileged({"op": "unmount", "pid": box.pid(), "target": mountpoint(disks[0])})
     return ""
 
 
@@ -414,7 +416,7 @@ def detach_nic(cfg: Config, argv: list[str]) -> str:
     deploy_id, mac, *_ = args(argv, 4, "deploy_id mac vmid host")
     _stdin()
     box = Box(cfg, _deploy_id(deploy_id))
-    call({"op": "detach", "pid": box.pid(), "mac": mac.lower()}, list(cfg.nic_helper))
+    box.privileged({"op": "detach", "pid": box.pid(), "mac": mac.lower()})
     return ""
 
 
