@@ -59,6 +59,15 @@ class Config:
 
         return socket.gethostname()
 
+    def is_frontend(self, host: str) -> bool:
+        """oned writes the front-end as its HOSTNAME or its canonical (FQDN) name."""
+        if self.frontend:
+            return host == self.frontend
+        import socket
+
+        name = socket.gethostname()
+        return host in (name, name.split(".")[0], socket.getfqdn())
+
     def registry_password(self) -> str:
         if not self.registry_password_file:
             return ""
