@@ -38,6 +38,17 @@ def test_cp_copies_and_pins_the_digest(harness, images, hub_view, private_view, 
         assert private_view.has_blob(f"onedock/image-{image_id}", blob["digest"])
 
 
+def test_cp_of_the_path_the_610_cli_writes(harness, images, hub_view, private_view, new_id):
+    """`oneimage create --path docker://REF` run in /home/user arrives as /home/user/docker://REF."""
+    image_id = new_id()
+    path = f"/var/lib/one/docker://{images['multi']}"
+    res = harness.ds("cp", ds_xml(image_id, path=path), image_id)
+    assert res.rc == 0, res.stderr
+    assert private_view.digest(f"onedock/image-{image_id}") == hub_view.digest("onedock-test/multi")
+    res = harness.ds("stat", ds_xml(path=path), 123)
+    assert res.rc == 0 and int(res.stdout) >= 1, res.stderr
+
+
 def test_registered_image_does_not_follow_the_upstream_tag(
     harness, images, hub, docker_client, private_view, new_id
 ):
@@ -202,6 +213,8 @@ def test_malformed_payloads_fail_in_one_line(harness, case):
 
 HOSTILE_PATHS = [
     "docker://busybox;rm -rf /",
+    "/home/u/docker://busybox;rm -rf /",
+    "/home/u/docker://",
     "docker://$(id)",
     "docker://`reboot`",
     "docker://../../etc/passwd",

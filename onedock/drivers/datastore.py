@@ -58,10 +58,27 @@ def _archive_path(path: str, action: DsAction) -> Path:
     return Path(real)
 
 
+def docker_reference(path: str) -> str | None:
+    """The reference in `docker://REF`, or in what the 6.10+ CLI makes of it.
+
+    `oneimage create --path docker://REF` reaches oned as `<working dir>/docker://REF`: the CLI
+    prepends the directory to every PATH but http(s), ssh, s3, rbd and lxd URLs. No file path
+    has an empty component after a `docker:` directory, so the form cannot name a real file.
+    """
+    if path.startswith(SCHEME):
+        return path[len(SCHEME):]
+    if path.startswith("/"):
+        _, found, ref = path.partition("/" + SCHEME)
+        if found:
+            return ref
+    return None
+
+
 def _open_path(path: str, action: DsAction, cfg: Config):
     """(image, copy kwargs) for a PATH: a docker:// reference or a docker-save archive."""
-    if path.startswith(SCHEME):
-        ref = parse_reference(path[len(SCHEME):])
+    given = docker_reference(path)
+    if given is not None:
+        ref = parse_reference(given)
         src = registries.source(cfg, ref)
         image = images.resolve(src, ref.repository, ref.ref, cfg.platform)
         return image, {"src": src, "src_repo": ref.repository}, None
