@@ -16,13 +16,19 @@ HOST = "node01"
 
 
 class Bridge:
-    """A Linux bridge owned by the test, with the host's address on it."""
+    """A Linux bridge owned by the test, with the host's address on it.
+
+    The range must be on no other interface of this machine, and an `unreachable` route for it
+    (metric above the bridge's own) stays after the bridge is gone, so a packet for a test
+    address never leaves the machine, whatever the default route.
+    """
 
     def __init__(self, name: str, net: str):
         self.name = name
         self.net = ipaddress.IPv4Network(net)
         self.gateway = str(self.net.network_address + 1)
         self.remove()  # a leftover of an interrupted run: the name is ours
+        guard_range(self.net)
         subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
         subprocess.run(["ip", "addr", "add", f"{self.gateway}/{self.net.prefixlen}", "dev", name],
                        check=True)
@@ -33,6 +39,21 @@ class Bridge:
 
     def remove(self) -> None:
         subprocess.run(["ip", "link", "del", self.name], check=False, capture_output=True)
+
+
+def guard_range(net: ipaddress.IPv4Network) -> None:
+    """Refuse a range another interface has; route it nowhere when no bridge of ours has it."""
+    listing = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
+                             text=True, check=True).stdout
+    for line in listing.splitlines():
+        fields = line.split()
+        if "inet" not in fields:
+            continue
+        there = ipaddress.IPv4Interface(fields[fields.index("inet") + 1]).network
+        if there.overlaps(net):
+            raise RuntimeError(f"test range {net} overlaps {there} on {fields[1]}: pick another")
+    subprocess.run(["ip", "route", "replace", "unreachable", str(net), "metric", "4242"],
+                   check=True)
 
 
 def ds_xml(image_id: int = 7, path: str = "", source: str = "", size: int = 0,
