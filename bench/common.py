@@ -66,8 +66,8 @@ def temp_root(prefix: str) -> Path:
 
 def write_remotes(dest: Path, python: str = sys.executable) -> Path:
     """The remotes tree of shims, as `onedock remotes --dest` writes it for oned."""
-    subprocess.run([python, "-m", "onedock", "remotes", "--dest", str(dest)], check=True,
-                   capture_output=True, cwd=ROOT)
+    subprocess.run([python, "-m", "onedock", "remotes", "--dest", str(dest), "--no-agent"],
+                   check=True, capture_output=True, cwd=ROOT)
     return dest
 
 

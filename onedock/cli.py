@@ -79,16 +79,17 @@ def _fail(message: str) -> int:
     return EXIT_FAILURE
 
 
-def probe_main(script: str, group: str, probe: str) -> None:
+def probe_main(script: str, group: str, probe: str, argv: list[str] | None = None) -> None:
     """Run a monitoring probe: <remotes>/im/onedock-probes.d/<group>/<probe>/<file>."""
     root = os.path.abspath(script)
     for _ in range(5):
         root = os.path.dirname(root)
+    argv = sys.argv[1:] if argv is None else argv
     try:
         from onedock import config
         from onedock.monitor.probes import run
 
-        out = run(config.load(root), (group, probe), sys.argv[1:], sys.stdin.buffer.read())
+        out = run(config.load(root), (group, probe), argv, sys.stdin.buffer.read())
     except OneDockError as exc:
         sys.exit(_fail(f"im/{group}/{probe}: {exc}"))
     except Exception as exc:  # a bug: one line for monitord all the same
@@ -97,12 +98,28 @@ def probe_main(script: str, group: str, probe: str) -> None:
         sys.stdout.write(out + "\n")
 
 
-def driver_main(script: str) -> None:
+def driver_main(script: str, argv: list[str] | None = None) -> None:
     """Run the action a remotes shim stands for: <remotes>/<family>/onedock/<action>."""
     folder, action = os.path.split(os.path.abspath(script))
     family_dir = os.path.dirname(folder)
     family = os.path.basename(family_dir)
-    sys.exit(run_action(family, action, sys.argv[1:], os.path.dirname(family_dir)))
+    argv = sys.argv[1:] if argv is None else argv
+    sys.exit(run_action(family, action, argv, os.path.dirname(family_dir)))
+
+
+def shim_main(argv: list[str]) -> None:
+    """What a remotes launcher runs (`python -I -m onedock.shim ...`, see onedock.remotes):
+
+    `driver <script> ARGS...` or `probe <group> <probe> <script> ARGS...`; the script's own
+    path says which remotes tree (and so which onedock.conf) the action belongs to.
+    """
+    if len(argv) >= 2 and argv[0] == "driver":
+        driver_main(argv[1], argv[2:])
+    elif len(argv) >= 4 and argv[0] == "probe":
+        probe_main(argv[3], argv[1], argv[2], argv[4:])
+        sys.exit(0)
+    sys.exit(_fail("onedock.shim: expected driver <script> ... or probe <group> <probe> "
+                   "<script> ... (run it through a remotes launcher)"))
 
 
 def _install(opts) -> int:
@@ -120,12 +137,42 @@ def _install(opts) -> int:
                 registry_user=opts.registry_user, tls_cert=opts.tls_cert,
                 tls_key=opts.tls_key, htpasswd=opts.htpasswd, python=opts.python))
         else:
-            plan = plans.host(layout, plans.HostOptions(
+            host_opts = plans.HostOptions(
                 registry=opts.registry, registry_insecure=opts.registry_insecure,
-                registry_ca=opts.registry_ca, user=opts.user, helper=opts.helper))
+                registry_ca=opts.registry_ca, user=opts.user, helper=opts.helper)
+            plan = plans.host(layout, host_opts)
+            _host_checks(host_opts)
         return run.install(layout, opts.role, plan, opts.dry_run)
     except OneDockError as exc:
         return _fail(f"onedock {opts.command} {opts.role}: {exc}")
+
+
+def _host_checks(opts) -> None:
+    """The host's prerequisites, before the plan: advisory, the files are right either way."""
+    from onedock.install import checks, plans
+
+    found = checks.host(opts.user, plans.helper_path(opts), opts.registry)
+    print("onedock host: prerequisites")
+    for check in found:
+        print(check.line())
+    missing = sum(not check.ok for check in found)
+    if missing:
+        print(f"onedock host: {missing} prerequisite(s) missing: OpenNebula cannot monitor "
+              "this host until they are there", file=sys.stderr)
+
+
+def _remotes(opts) -> int:
+    try:
+        from onedock import remotes
+
+        for path in remotes.write(opts.dest, opts.python, agent=not opts.no_agent):
+            print(path)
+    except OneDockError as exc:
+        return _fail(f"onedock remotes: {exc}")
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        return _fail(f"onedock remotes: cannot write{where}: {exc.strerror or exc}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     rem = sub.add_parser("remotes", help="write the driver tree into an OpenNebula remotes dir")
     rem.add_argument("--dest", required=True, type=Path, help="e.g. /var/lib/one/remotes")
-    rem.add_argument("--python", help="interpreter for the shims (default: this one)")
+    rem.add_argument("--python", help="interpreter the shims try first, after $ONEDOCK_PYTHON "
+                     "(default: this one, where its onedock package exists)")
+    rem.add_argument("--no-agent", action="store_true",
+                     help="leave out im/onedock.d (OpenNebula's agent): for protocol replays")
     act = sub.add_parser("action", help="run one driver action as oned would")
     act.add_argument("family", choices=["datastore", "tm", "vmm"])
     act.add_argument("action")
@@ -172,11 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__)
         return 0
     if opts.command == "remotes":
-        from onedock import remotes
-
-        for path in remotes.write(opts.dest, opts.python):
-            print(path)
-        return 0
+        return _remotes(opts)
     return run_action(opts.family, opts.action, opts.args, opts.remotes)
 
 

@@ -89,7 +89,7 @@ def run() -> int:
             f'[hosts]\n{HOST} = "unix:///var/run/docker.sock"\n'
         )
         subprocess.run([sys.executable, "-m", "onedock", "remotes", "--dest",
-                        str(root / "remotes")], check=True, capture_output=True)
+                        str(root / "remotes"), "--no-agent"], check=True, capture_output=True)
         print(f"==> remotes tree written to {root / 'remotes'}\n")
         s = Smoke(root)
         img, vm = 7, 42

@@ -78,8 +78,8 @@ def images(docker_client, hub, private):
 @pytest.fixture(scope="session")
 def remotes(lab_root):
     dest = lab_root / "remotes"
-    subprocess.run([sys.executable, "-m", "onedock", "remotes", "--dest", str(dest)], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "onedock", "remotes", "--dest", str(dest),
+                    "--no-agent"], check=True, capture_output=True)
     return dest
 
 

@@ -26,14 +26,32 @@ def onedock(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
+RELEASES = sorted(p.name for p in (PROTOCOL / "one-configs").glob("release-*"))
+# Where OpenNebula's installer puts its monitoring agent: into each hypervisor's own .d
+AGENT = ("monitord-client.rb", "monitord-client_control.sh")
+
+
+def one_tree(root: Path, configs: Path = PROTOCOL) -> Path:
+    """An OpenNebula layout under root: the configs given, and the agent in im/kvm.d."""
+    etc = root / "etc" / "one"
+    etc.mkdir(parents=True)
+    shutil.copy(configs / "oned.conf", etc / "oned.conf")
+    shutil.copy(configs / "monitord.conf", etc / "monitord.conf")
+    kvm = root / "var" / "lib" / "one" / "remotes" / "im" / "kvm.d"
+    kvm.mkdir(parents=True)
+    for name in AGENT:
+        (kvm / name).write_text(f"# stands for OpenNebula's {name}\n")
+    return root
+
+
 @pytest.fixture
 def scratch(tmp_path):
-    etc = tmp_path / "etc" / "one"
-    etc.mkdir(parents=True)
-    shutil.copy(PROTOCOL / "oned.conf", etc / "oned.conf")
-    shutil.copy(PROTOCOL / "monitord.conf", etc / "monitord.conf")
-    (tmp_path / "var" / "lib" / "one").mkdir(parents=True)
-    return tmp_path
+    return one_tree(tmp_path)
+
+
+def dangling_links(root: Path) -> list[str]:
+    """What `rsync -L` (onehost sync) would fail on."""
+    return [str(p) for p in root.rglob("*") if p.is_symlink() and not p.exists()]
 
 
 def snapshot(root: Path) -> dict[str, bytes | str]:
@@ -107,6 +125,86 @@ def test_frontend_install_twice_then_uninstall_is_byte_identical(scratch):
     assert kinds == {"unchanged"}
     onedock("uninstall", "frontend", "--prefix", str(scratch))
     assert snapshot(scratch) == before
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_each_release_shipped_config(tmp_path, release):
+    """Every supported release's shipped oned.conf and monitord.conf, unmodified."""
+    root = one_tree(tmp_path, PROTOCOL / "one-configs" / release)
+    before = snapshot(root)
+    onedock("install", "frontend", "--prefix", str(root), *FRONTEND)
+    oned = (root / "etc/one/oned.conf").read_text()
+    found = {(n, a.get("NAME", "").lower()): a for n, _, _, a in onedconf.blocks(oned)}
+    assert found[("VM_MAD", "onedock")]["LIVE_RESIZE"] == "yes"
+    tm = found[("TM_MAD_CONF", "onedock")]
+    assert (tm["DS_LIVE_MIGRATE"], tm["DS_MIGRATE_SNAP"]) == ("NO", "NO")
+    remotes = root / "var/lib/one/remotes"
+    probes = remotes / "im/onedock-probes.d"
+    assert sorted(str(p.relative_to(probes)) for p in probes.glob("*/*")) == [
+        "host/beacon", "host/monitor", "host/system", "vm/execution", "vm/monitor",
+        "vm/snapshot", "vm/status"]
+    for name in AGENT:
+        link = remotes / "im/onedock.d" / name
+        assert os.readlink(link) == f"../kvm.d/{name}" and link.resolve().is_file()
+    assert dangling_links(root) == []
+    for action in ("snap_create", "snap_revert", "snap_delete", "resize", "prebackup",
+                   "postbackup", "restore"):
+        assert os.access(remotes / "tm/onedock" / action, os.X_OK), action
+    for action in ("exec", "exec_cancel"):
+        assert os.access(remotes / "vmm/onedock" / action, os.X_OK), action
+    second = onedock("install", "frontend", "--prefix", str(root), *FRONTEND).stdout
+    assert "nothing to change, already installed" in second
+    onedock("uninstall", "frontend", "--prefix", str(root))
+    assert snapshot(root) == before
+
+
+def test_agent_missing_is_refused_before_writing(tmp_path):
+    root = one_tree(tmp_path)
+    shutil.rmtree(root / "var/lib/one/remotes/im/kvm.d")
+    before = snapshot(root)
+    proc = onedock("install", "frontend", "--prefix", str(root), *FRONTEND, check=False)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "monitoring agent" in proc.stderr and "Traceback" not in proc.stderr
+    assert snapshot(root) == before
+
+
+def test_agent_of_another_hypervisor_is_linked(tmp_path):
+    """A front-end without kvm: the agent is taken from the .d that has it."""
+    root = one_tree(tmp_path)
+    im = root / "var/lib/one/remotes/im"
+    (im / "kvm.d").rename(im / "lxc.d")
+    onedock("install", "frontend", "--prefix", str(root), *FRONTEND)
+    assert os.readlink(im / "onedock.d" / AGENT[0]) == f"../lxc.d/{AGENT[0]}"
+    assert dangling_links(root) == []
+
+
+def test_frontend_name_comes_from_oned_hostname(scratch):
+    oned = scratch / "etc/one/oned.conf"
+    oned.write_text(oned.read_text() + '\nHOSTNAME = "fe.lab.example"\n')
+    onedock("install", "frontend", "--prefix", str(scratch), *FRONTEND)
+    conf = (scratch / "var/lib/one/remotes/etc/onedock/onedock.conf").read_text()
+    assert 'frontend = "fe.lab.example"' in conf
+
+
+def test_frontend_name_is_left_to_detection_without_hostname(scratch):
+    onedock("install", "frontend", "--prefix", str(scratch), *FRONTEND)
+    conf = (scratch / "var/lib/one/remotes/etc/onedock/onedock.conf").read_text()
+    assert "\nfrontend =" not in conf
+
+
+def test_host_install_reports_prerequisites(tmp_path):
+    """Each check names what is missing and how to fix it; the files are written either way."""
+    args = ["--prefix", str(tmp_path), "--helper", "/nonexistent/onedock-nic",
+            "--user", "nobody"]
+    proc = onedock("install", "host", "--dry-run", *args)
+    lines = [line for line in proc.stdout.splitlines()
+             if line.split(" ", 1)[0] == "" and line.strip().startswith(("ok ", "missing "))]
+    assert any("Docker engine" in line for line in lines), proc.stdout
+    helper = [line for line in lines if "sudo" in line]
+    assert helper and helper[0].strip().startswith("missing"), proc.stdout
+    assert "/nonexistent/onedock-nic is missing" in helper[0]
+    assert "prerequisite(s) missing" in proc.stderr
+    assert not (tmp_path / "etc").exists()  # --dry-run
 
 
 def test_dry_run_shows_a_diff_and_writes_nothing(scratch):

@@ -50,6 +50,15 @@ def blocks(text: str) -> list[tuple[str, int, int, dict[str, str]]]:
     return found
 
 
+def value(text: str, key: str) -> str:
+    """A top-level `KEY = "value"` of oned.conf (the last one wins, as in oned), or ""."""
+    found = ""
+    for match in re.finditer(rf'^[ \t]*{re.escape(key)}[ \t]*=[ \t]*"?([^"\n#]*)"?[ \t]*$',
+                             text, re.MULTILINE):
+        found = match.group(1).strip()
+    return found
+
+
 def managed_span(text: str) -> tuple[int, int] | None:
     start = text.find(BEGIN)
     if start < 0:

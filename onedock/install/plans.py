@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import socket
-import sys
 import tempfile
 from dataclasses import dataclass
 
@@ -47,10 +46,14 @@ def _render(name: str, **values) -> bytes:
     return provision.render(name, **values).encode()
 
 
-def _remotes_changes(layout: Layout, python: str) -> list[Change]:
+def _remotes_changes(layout: Layout, python: str | None) -> list[Change]:
+    """The tree is written to a scratch dir and diffed in; the agent links are checked against
+    the real remotes tree they must resolve in (onehost sync copies with rsync -L)."""
+    from pathlib import Path
+
     changes = []
     with tempfile.TemporaryDirectory() as tmp:
-        remotes_tree.write(__import__("pathlib").Path(tmp), python)
+        remotes_tree.write(Path(tmp), python, agent_from=Path(layout.remotes))
         for folder, _dirs, files in os.walk(tmp):
             if not _dirs and not files:  # e.g. im/onedock-probes.d/vm/snapshot: must exist
                 dst = os.path.join(layout.remotes, os.path.relpath(folder, tmp))
@@ -103,13 +106,16 @@ def frontend(layout: Layout, opts: FrontendOptions) -> list[Change]:
         registry_insecure=opts.registry_insecure, registry_ca="",
         registry_username=opts.registry_username,
         registry_password_file=opts.registry_password_file,
-        registry_storage=opts.registry_storage, frontend=socket.gethostname(), nic_helper="",
+        registry_storage=opts.registry_storage, nic_helper="",
+        # oned names itself HOSTNAME when set, else this machine's name or FQDN, which
+        # Config.is_frontend recognises without a setting
+        frontend=onedconf.value(text, "HOSTNAME"),
     )
     changes.append(Change(conf_path, existing_conf,
                           existing_conf if existing_conf is not None else rendered_conf,
                           note="kept as it is" if existing_conf not in (None, rendered_conf)
                           else ""))
-    changes += _remotes_changes(layout, opts.python or sys.executable)
+    changes += _remotes_changes(layout, opts.python or None)
     if bool(opts.tls_cert) != bool(opts.tls_key):
         raise OneDockError("--tls-cert and --tls-key go together")
     if not opts.tls_cert and not opts.registry_insecure:
@@ -139,10 +145,16 @@ def _validate_oned(text: str, path: str) -> None:
             raise OneDockError(f"{path}: the result would lack {needed[0]} onedock")
 
 
-def host(layout: Layout, opts: HostOptions) -> list[Change]:
-    helper = opts.helper or shutil.which("onedock-nic") or "/usr/local/bin/onedock-nic"
+def helper_path(opts: HostOptions) -> str:
+    """onedock-nic: the Debian package's, or the one on PATH (a pip install's)."""
+    helper = opts.helper or shutil.which("onedock-nic") or "/usr/bin/onedock-nic"
     if not helper.startswith("/"):
         raise OneDockError("--helper must be an absolute path (sudoers needs one)")
+    return helper
+
+
+def host(layout: Layout, opts: HostOptions) -> list[Change]:
+    helper = helper_path(opts)
     sudoers = layout.at("/etc/sudoers.d/onedock")
     changes = [Change(sudoers, read(sudoers), _render("sudoers.j2", user=opts.user,
                                                       helper=helper), mode=0o440)]
