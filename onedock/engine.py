@@ -217,6 +217,56 @@ class Engine:
                             json_body={"Cmd": cmd, "AttachStdout": False, "AttachStderr": False})
         self.request("POST", f"/exec/{created['Id']}/start", json_body={"Detach": True})
 
+    def exec_create(self, name: str, cmd: list[str], stdin: bool) -> str:
+        """An exec instance in the container, as its own user, env and working directory."""
+        created = self.json("POST", f"/containers/{_q(name)}/exec", json_body={
+            "Cmd": cmd, "AttachStdin": stdin, "AttachStdout": True, "AttachStderr": True,
+            "Tty": False})
+        return created["Id"]
+
+    def exec_inspect(self, exec_id: str) -> dict | None:
+        try:
+            return self.json("GET", f"/exec/{_q(exec_id)}/json")
+        except NotFound:
+            return None
+
+    def exec_attached(self, exec_id: str, stdin: bytes, limit: int) -> tuple[bytes, bytes]:
+        """Start the exec and wait for its end: (stdout, stderr), each cut at `limit` bytes.
+
+        The connection is upgraded to the raw stream (HTTP 101): stdin is written and
+        half-closed, then Docker's frames (8-byte header: stream, 0, 0, 0, big-endian size) are
+        read until the command ends. No timeout while reading: a command runs as long as it
+        runs (exec_cancel ends it).
+        """
+        resp = self.request("POST", f"/exec/{_q(exec_id)}/start", stream=True, ok=(101, 200),
+                            json_body={"Detach": False, "Tty": False},
+                            headers={"Connection": "Upgrade", "Upgrade": "tcp"})
+        sock = self._conn.sock if self._conn is not None else None
+        if sock is None:
+            raise OneDockError(f"Docker engine of {self.name}: exec stream closed at once")
+        sock.settimeout(None)
+        import socket
+
+        if stdin:
+            sock.sendall(stdin)
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+        out: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
+        reader = resp.fp
+        while True:
+            head = _read_exactly(reader, 8)
+            if len(head) < 8:
+                break
+            size = int.from_bytes(head[4:8], "big")
+            data = _read_exactly(reader, size)
+            kept = out.get(head[0])
+            if kept is not None and len(kept) < limit:
+                kept += data[:limit - len(kept)]
+            if len(data) < size:
+                break
+        self.close()
+        return bytes(out[1]), bytes(out[2])
+
     def get_archive(self, container: str, path: str) -> http.client.HTTPResponse:
         return self.request(
             "GET", f"/containers/{_q(container)}/archive", query={"path": path}, stream=True
@@ -286,6 +336,17 @@ class _PullProgress:
 
     def close(self) -> None:
         self._bar.close()
+
+
+def _read_exactly(reader, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = reader.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _q(value: str) -> str:

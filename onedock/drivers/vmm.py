@@ -240,9 +240,22 @@ def deploy(cfg: Config, argv: list[str]) -> str:
     vm = vm_from_stdin(_stdin())
     if vm.id != number(vmid, "vmid"):
         raise OneDockError(f"deployment file is for VM {vm.id}, not {vmid}")
+    _refuse_filesystem_disks(vm)
     deploy_id = Box(cfg, vm.id).run(vm)
     _mark_datastore(os.path.dirname(os.path.dirname(dfile)))
     return deploy_id
+
+
+def _refuse_filesystem_disks(vm: VM) -> None:
+    """7.2+ FILESYSTEM (virtiofs) disks get no TM step, so there is nothing to mount: a VM
+    that has one would start without its data."""
+    for disk in vm.disks:
+        kinds = {disk.type.upper(), disk.attrs.get("DISK_TYPE", "").upper()}
+        if "FILESYSTEM" in kinds:
+            raise OneDockError(
+                f"disk {disk.disk_id} is a FILESYSTEM (virtiofs) disk, which a container "
+                "cannot mount", hint="remove it from the VM; a DATABLOCK image of an onedock "
+                "datastore becomes a volume")
 
 
 def _mark_datastore(ds_dir: str) -> None:
@@ -497,6 +510,29 @@ def resize_disk(cfg: Config, argv: list[str]) -> str:
                        hint="volumes grow with their content; the image disk follows the host")
 
 
+def exec_command(cfg: Config, argv: list[str]) -> str:
+    """7.2+ `onevm exec`: the command starts in the container; the vm/execution probe reports
+    its end (digest §4.4). argv: vmid host command [base64 stdin]; stdin is the VM document."""
+    if len(argv) not in (3, 4):
+        raise OneDockError(f"expected vmid host command [stdin], got {len(argv)} arguments")
+    _stdin()
+    execution(cfg, number(argv[0], "vmid")).start(argv[2], argv[3] if len(argv) == 4 else None)
+    return ""
+
+
+def exec_cancel(cfg: Config, argv: list[str]) -> str:
+    vmid, *_ = args(argv, 2, "vmid host")
+    _stdin()
+    execution(cfg, number(vmid, "vmid")).cancel()
+    return ""
+
+
+def execution(cfg: Config, vmid: int):
+    from onedock.execution import Execution
+
+    return Execution(cfg.state_dir, cfg.local_docker, vmid, cfg.timeout)
+
+
 ACTIONS = {
     "deploy": deploy, "shutdown": shutdown, "cancel": cancel, "reboot": reboot,
     "reset": reset, "save": save, "restore": restore, "migrate": migrate,
@@ -504,4 +540,5 @@ ACTIONS = {
     "detach_nic": detach_nic, "prereconfigure": prereconfigure, "reconfigure": reconfigure,
     "snapshot_create": snapshot_create, "snapshot_revert": snapshot_revert,
     "snapshot_delete": snapshot_delete, "resize": resize, "resize_disk": resize_disk,
+    "exec": exec_command, "exec_cancel": exec_cancel,
 }
