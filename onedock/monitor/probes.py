@@ -3,7 +3,12 @@
 Output formats (6.x/7.0 push model; the monitord agent sends what a probe prints):
 SYSTEM_HOST and MONITOR_HOST are KEY=value lines, MONITOR_VM is one
 `VM = [ ID=.., DEPLOY_ID=.., MONITOR="<base64 of KEY=\"v\" lines>" ]` line per VM, STATE_VM is
-`VM = [ ID=.., DEPLOY_ID=.., STATE=.. ]` lines, preceded by `SYNC_STATE=yes` on full reports.
+`VM = [ ID=.., DEPLOY_ID=.., STATE=.. ]` lines, preceded by `SYNC_STATE=yes` on full reports,
+EXEC_VM (7.2+) one `VM = [ ID=.., PID=.., STATUS=.., ... ]` line per finished `onevm exec`.
+
+Every probe is a fresh process every few seconds: nothing here imports the registry client,
+http.client (it pulls in ssl and email), tarfile or jinja2; the engine is reached through
+monitor.dockerapi.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from onedock.monitor.cgroups import Cgroups, veth_counters
 
 STATES = {"running": "RUNNING", "restarting": "RUNNING", "paused": "SUSPENDED",
           "exited": "POWEROFF", "created": "POWEROFF", "dead": "FAILURE"}
-MISSING_STATE = "POWEROFF"
+# Containers that get MONITOR_VM records: a paused one is a SUSPENDED VM whose memory is still
+# held, as libvirt lists (and the kvm probe monitors) paused domains; stopped ones hold nothing.
+MONITORED = ("running", "paused")
 
 
 class Probe:
@@ -60,15 +67,14 @@ class Probe:
 
     # -- containers ------------------------------------------------------------------------
 
+    def engine(self):
+        from onedock.monitor.dockerapi import LocalEngine
+
+        return LocalEngine(self.cfg.local_docker, self.cfg.probe_timeout)
+
     def containers(self) -> list[dict]:
         """onedock's containers on this host: one API call, whatever their number."""
-        from onedock.engine import Engine
-
-        engine = Engine(self.cfg.local_docker, self.cfg.probe_timeout, "this host")
-        try:
-            found = engine.containers([names.LABEL_VMID], all_=True)
-        finally:
-            engine.close()
+        found = self.engine().containers([names.LABEL_VMID])
         out = []
         for item in found:
             vmid = (item.get("Labels") or {}).get(names.LABEL_VMID, "")
@@ -127,14 +133,6 @@ def _links() -> list[str]:
         return []
 
 
-def _df_mb(path: str) -> tuple[int, int, int]:
-    fs = os.statvfs(path)
-    mb = 1 << 20
-    total = fs.f_blocks * fs.f_frsize // mb
-    free = fs.f_bavail * fs.f_frsize // mb
-    return total - fs.f_bfree * fs.f_frsize // mb, free, total
-
-
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -170,16 +168,32 @@ def host_system(probe: Probe) -> str:
         except OSError:
             pass
     location = probe.settings.get("DATASTORE_LOCATION", "/var/lib/one//datastores")
-    if os.path.isdir(location):
-        used, free, total = _df_mb(location)
-        lines += [f"DS_LOCATION_USED_MB={used}", f"DS_LOCATION_TOTAL_MB={total}",
-                  f"DS_LOCATION_FREE_MB={free}"]
-        for entry in sorted(os.listdir(location)):
-            marker = os.path.join(location, entry, ".monitor")
-            if entry.isdigit() and os.path.exists(marker):
-                used, free, total = _df_mb(os.path.join(location, entry))
-                lines.append(f"DS=[ID={entry}, USED_MB={used}, TOTAL_MB={total}, FREE_MB={free}]")
+    usage = _disk_usage(probe, location)
+    if usage is not None:
+        lines += [f"DS_LOCATION_USED_MB={usage.used_mb}", f"DS_LOCATION_TOTAL_MB={usage.total_mb}",
+                  f"DS_LOCATION_FREE_MB={usage.free_mb}"]
+        for entry in sorted(os.listdir(location)) if os.path.isdir(location) else []:
+            if entry.isdigit() and os.path.exists(os.path.join(location, entry, ".monitor")):
+                lines.append(f"DS=[ID={entry}, USED_MB={usage.used_mb}, "
+                             f"TOTAL_MB={usage.total_mb}, FREE_MB={usage.free_mb}]")
     return "\n".join(lines)
+
+
+def _disk_usage(probe: Probe, location: str):
+    """What the system datastores really hold: Docker's data root and its volumes (each
+    filesystem once). An engine that does not answer leaves DATASTORE_LOCATION's filesystem,
+    which is what OpenNebula's own probes report, rather than no capacity at all."""
+    from onedock.monitor import capacity
+
+    try:
+        root = str(probe.engine().get("/info").get("DockerRootDir") or "")
+    except (OneDockError, AttributeError):
+        root = ""
+    paths = [root, os.path.join(root, "volumes")] if root.startswith("/") else []
+    usage = capacity.combined(paths) if paths else None
+    if usage is None and os.path.isdir(location):
+        usage = capacity.statvfs_usage(location)
+    return usage
 
 
 def host_monitor(probe: Probe) -> str:
@@ -226,16 +240,26 @@ def host_beacon(probe: Probe) -> str:
 
 
 def vm_monitor(probe: Probe) -> str:
+    """MONITOR_VM of running and paused VMs; a stopped container holds no CPU or memory, and a
+    zero-valued record would overwrite the last real figures oned shows."""
+    from onedock.monitor import disksize
+
     cgroups = Cgroups()
     links = _links()
     now = time.time_ns()
     last = probe.load("vmcpu")
+    boxes = [box for box in probe.containers() if box.get("State") in MONITORED]
+    sizes = probe.load("disksize")
+    if disksize.due(sizes, [box["Id"] for box in boxes], time.time()):
+        sizes = disksize.measure(probe.engine(), sizes, time.time())
+        probe.save("disksize", sizes)
+    volumes = disksize.by_vm(sizes)
     seen: dict[str, list[int]] = {}
     lines = []
-    for box in probe.containers():
+    for box in boxes:
         cid = box["Id"]
         vmid = int(box["Labels"][names.LABEL_VMID])
-        cpu_ns = cgroups.cpu_ns(cid) if box.get("State") in ("running", "paused") else None
+        cpu_ns = cgroups.cpu_ns(cid)
         memory = cgroups.memory_bytes(cid) if cpu_ns is not None else None
         cpu = 0.0
         if cpu_ns is not None:
@@ -251,6 +275,9 @@ def vm_monitor(probe: Probe) -> str:
         values = (f'CPU="{cpu:.2f}"\nMEMORY="{(memory or 0) // 1024}"\nNETRX="{rx}"\n'
                   f'NETTX="{tx}"\nDISKRDBYTES="{rb}"\nDISKWRBYTES="{wb}"\n'
                   f'DISKRDIOPS="{rio}"\nDISKWRIOPS="{wio}"\n')
+        boot = str(box["Labels"].get(names.LABEL_DISK, ""))
+        for disk_id, size_mb in disksize.disk_sizes(sizes, volumes.get(vmid, {}), cid, boot):
+            values += f"DISK_SIZE=[ID={disk_id},SIZE={size_mb}]\n"
         encoded = base64.b64encode(values.encode()).decode()
         lines.append(f'VM = [ ID="{vmid}", DEPLOY_ID="{names.container(vmid)}", '
                      f'MONITOR="{encoded}" ]')
@@ -259,28 +286,39 @@ def vm_monitor(probe: Probe) -> str:
 
 
 def vm_state(probe: Probe) -> str:
-    """Changes since the last run, and everything with SYNC_STATE=yes every SYNC_STATE_VM s."""
-    current = {}
+    """Changes since the last run, and everything with SYNC_STATE=yes every SYNC_STATE_VM s;
+    a move from RUNNING to stopped waits for vmstate's debounce (its docstring says why)."""
+    from onedock.monitor import vmstate
+
+    observed = {}
     for box in probe.containers():
-        vmid = int(box["Labels"][names.LABEL_VMID])
         state = STATES.get(box.get("State", ""))
         if state:
-            current[str(vmid)] = state
+            observed[box["Labels"][names.LABEL_VMID]] = state
     last = probe.load("vmstate")
     setting = probe.settings.get("SYNC_STATE_VM", "180")
     period = int(setting) if setting.isascii() and setting.isdigit() and len(setting) < 10 \
         else 180  # monitord's default when its configuration says nonsense
     now = int(time.time())
     full = now - int(last.get("synced", 0)) >= period
-    reported = current if full else {
-        vmid: state for vmid, state in current.items() if last.get("states", {}).get(vmid) != state
-    }
-    probe.save("vmstate", {"synced": now if full else last.get("synced", 0), "states": current})
-    lines = ["SYNC_STATE=yes", f"MISSING_STATE={MISSING_STATE}"] if full else []
+    reported, memory = vmstate.step(observed, last, full)
+    probe.save("vmstate", {**memory, "synced": now if full else last.get("synced", 0)})
+    lines = ["SYNC_STATE=yes", f"MISSING_STATE={vmstate.MISSING_STATE}"] if full else []
     lines += [f'VM = [ ID="{vmid}", DEPLOY_ID="{names.container(int(vmid))}", '
-              f'STATE="{state}" ]' for vmid, state in sorted(reported.items(), key=lambda x:
-                                                             int(x[0]))]
+              f'STATE="{state}" ]' for vmid, state in sorted(reported.items(),
+                                                             key=lambda x: int(x[0]))]
     return "\n".join(lines)
+
+
+def vm_execution(probe: Probe) -> str:
+    """7.2+: one EXEC_VM line per finished `onevm exec`, each sent once (onedock.execution)."""
+    from onedock import execution
+
+    execution.reap(probe.cfg.state_dir)
+    results = execution.unreported(probe.cfg.state_dir)
+    for result in results:
+        execution.mark_reported(probe.cfg.state_dir, result.vmid)
+    return "\n".join(result.line() for result in results)
 
 
 PROBES = {
@@ -289,6 +327,7 @@ PROBES = {
     ("host", "beacon"): host_beacon,
     ("vm", "monitor"): vm_monitor,
     ("vm", "status"): vm_state,
+    ("vm", "execution"): vm_execution,
 }
 
 

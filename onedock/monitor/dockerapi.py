@@ -1,0 +1,95 @@
+"""The few Engine API GETs the probes make, over a bare socket.
+
+Probes are fresh processes every few seconds. http.client (onedock.engine) imports ssl and the
+email package: about a third of a probe's import time (`python -X importtime`, measured in
+the vm/monitor shim) for one or two GETs to the local engine. An HTTP/1.0 request gets a
+plain body that ends when the engine closes the connection: no chunking, no keep-alive.
+local_docker is unix:// or tcp:// (Config refuses anything else).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from urllib.parse import quote, urlsplit
+
+from onedock.errors import OneDockError
+
+MAX_BODY = 64 << 20  # a listing bigger than this is not something a probe should parse
+
+
+class LocalEngine:
+    def __init__(self, url: str, timeout: float, name: str = "this host"):
+        self.url = url
+        self.timeout = timeout
+        self.name = name
+
+    def get(self, path: str, query: dict[str, str] | list[tuple[str, str]] | None = None,
+            timeout: float | None = None):
+        """GET path?query (pairs may repeat a key); the decoded JSON body. One connection each."""
+        if query:
+            pairs = query.items() if isinstance(query, dict) else query
+            path += "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in pairs)
+        budget = self.timeout if timeout is None else timeout
+        try:
+            status, body = self._exchange(path, budget)
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise OneDockError(
+                f"Docker engine of {self.name} unreachable ({self.url}): {reason}",
+                hint="is dockerd running there, and may this user reach its socket?",
+            ) from exc
+        if status != 200:
+            try:
+                message = json.loads(body).get("message", "")
+            except (ValueError, AttributeError):
+                message = body[:300].decode("utf-8", "replace")
+            raise OneDockError(f"Docker engine of {self.name}: {message.strip() or status}")
+        return json.loads(body)
+
+    def containers(self, labels: list[str], size: bool = False) -> list[dict]:
+        query = {"all": "1", "filters": json.dumps({"label": labels})}
+        if size:
+            query["size"] = "1"
+        return self.get("/containers/json", query)
+
+    def _connect(self, budget: float) -> socket.socket:
+        parts = urlsplit(self.url)
+        if parts.scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(budget)
+            try:
+                sock.connect(parts.path)
+            except OSError:
+                sock.close()
+                raise
+            return sock
+        if parts.scheme == "tcp":
+            return socket.create_connection((parts.hostname or "", parts.port or 2375), budget)
+        raise ValueError(f"unsupported Docker engine URL '{self.url}'")
+
+    def _exchange(self, path: str, budget: float) -> tuple[int, bytes]:
+        deadline = time.monotonic() + budget
+        with self._connect(budget) as sock:
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: onedock\r\n\r\n"
+                         .encode())
+            chunks, size = [], 0
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("timed out")
+                sock.settimeout(left)
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise ValueError(f"answer to GET {path.partition('?')[0]} exceeds "
+                                     f"{MAX_BODY >> 20} MiB")
+        head, sep, body = b"".join(chunks).partition(b"\r\n\r\n")
+        status_line = head.split(b"\r\n", 1)[0].split()
+        if not sep or len(status_line) < 2 or not status_line[1].isdigit():
+            raise ValueError("not an HTTP answer")
+        return int(status_line[1]), body
