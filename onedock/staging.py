@@ -5,11 +5,21 @@ image disks are local tags `one-<vmid>:disk.<N>` of an image pulled by digest fr
 registry; volatile, datablock and context disks are volumes `one-<vmid>-disk.<N>`. Moving a VM
 (stop, resume, cold migrate, save-as) goes through the private registry: content is *parked*
 in `<prefix>/vm-<vmid>` (or an image's own repository) and *staged* again from there.
+
+The private registry is the hosts' cache. A host keeps the copy it pulled of an image only
+while something of a VM on it is made from that copy (a container, a `one-*` tag); the last
+VM's delete removes it, and a parked copy goes as soon as it became the VM's disk. The price:
+the next VM of that image on that host pulls it again from the registry on the LAN (layers
+other images share stay). The gain: a host that runs VMs for months does not fill up with
+images that were deleted in OpenNebula long ago.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shlex
+import subprocess
 
 from onedock import names, registries
 from onedock.config import Config
@@ -59,12 +69,25 @@ class Host:
         ref = self.registry_ref(repo, digest)
         info = self.ensure_image(ref)
         labels = (info.get("Config") or {}).get("Labels") or {}
-        if labels.get(KIND_LABEL) == "volume":
-            if volumes:
-                self.volume_from_image(ref, vmid, disk_id, role)
-            return "volume"
-        self.engine.tag(ref, names.disk_repo(vmid), names.disk_tag(disk_id))
-        return "image"
+        kind = "volume" if labels.get(KIND_LABEL) == "volume" else "image"
+        if kind == "volume" and volumes:
+            self.volume_from_image(ref, vmid, disk_id, role)
+        elif kind == "image":
+            self._tag_pulled(ref, names.disk_repo(vmid), names.disk_tag(disk_id))
+        if repo == names.vm_repo(self.cfg.prefix, vmid):
+            with contextlib.suppress(NotFound, Conflict):  # the parked copy is the disk now
+                self.engine.remove_image(ref)
+        elif kind == "volume" and not volumes:
+            self.prune_cache({info["Id"]})  # of no use here before the volume itself moves
+        return kind
+
+    def _tag_pulled(self, ref: str, repo: str, tag: str) -> None:
+        """Tag what was just pulled; once more if another VM's delete removed it in between."""
+        try:
+            self.engine.tag(ref, repo, tag)
+        except NotFound:
+            self.ensure_image(ref)
+            self.engine.tag(ref, repo, tag)
 
     def has_disk(self, vmid: int, disk_id: int) -> bool:
         return self.disk_image(vmid, disk_id) is not None or self.engine.volume_inspect(
@@ -72,6 +95,24 @@ class Host:
 
     def disk_image(self, vmid: int, disk_id: int) -> dict | None:
         return self.engine.image_inspect(f"{names.disk_repo(vmid)}:{names.disk_tag(disk_id)}")
+
+    def drop_disk(self, vmid: int, disk_id: int) -> None:
+        """disk.N of the VM leaves this host: its tag or volume, its snapshots, unused cache."""
+        origins = self.origins(vmid, [disk_id])
+        self.untag_disk(vmid, disk_id)
+        if self.engine.volume_inspect(names.volume(vmid, disk_id)) is not None:
+            self.remove_volume(names.volume(vmid, disk_id), vmid)
+        for tag in self.disk_tags(vmid):
+            if tag.startswith(f"{names.disk_repo(vmid)}:{snapshot_prefix(disk_id)}"):
+                with contextlib.suppress(NotFound):
+                    self.engine.remove_image(tag)
+        self.prune_cache(origins)
+
+    def disk_tags(self, vmid: int) -> list[str]:
+        """Every `one-<vmid>:*` tag here: disks, disk snapshots, system snapshots."""
+        mine = f"{names.disk_repo(vmid)}:"
+        return [t for img in self.engine.images(names.disk_repo(vmid))
+                for t in img.get("RepoTags") or [] if t.startswith(mine)]
 
     def untag_disk(self, vmid: int, disk_id: int) -> bool:
         ref = f"{names.disk_repo(vmid)}:{names.disk_tag(disk_id)}"
@@ -99,7 +140,8 @@ class Host:
         if self.engine.volume_inspect(name) is None:
             self.engine.create_volume(name, self.volume_labels(vmid, disk_id, role, size_mb))
 
-    def volume_from_image(self, ref: str, vmid: int, disk_id: int, role: str) -> None:
+    def volume_from_image(self, ref: str, vmid: int, disk_id: int, role: str,
+                          labels: dict | None = None) -> None:
         """Fill a new volume from a volume-kind image: Docker copies /volume into it on create."""
         name = names.volume(vmid, disk_id)
         existing = self.engine.volume_inspect(name)
@@ -107,12 +149,19 @@ class Host:
             if (existing.get("Labels") or {}).get(LABEL_SOURCE) in (ref, None):
                 return  # already made from this very content (a retried action)
             self.remove_volume(name, vmid)  # older content: the parked copy is newer
-        labels = {**self.volume_labels(vmid, disk_id, role), LABEL_SOURCE: ref}
+        labels = {**(labels or self.volume_labels(vmid, disk_id, role)), LABEL_SOURCE: ref}
         mount = {"Type": "volume", "Source": name, "Target": names.VOLUME_MOUNT,
                  "VolumeOptions": {"Labels": labels}}
         try:
-            with self.helper(ref, mount):
-                pass
+            try:
+                with self.helper(ref, mount):
+                    pass
+            except NotFound:  # another VM's delete removed the pulled copy: pull once more
+                if ref.startswith(f"{names.disk_repo(vmid)}:"):
+                    raise
+                self.ensure_image(ref)
+                with self.helper(ref, mount):
+                    pass
         except BaseException:
             self.engine.remove_volume(name)
             raise
@@ -210,13 +259,126 @@ class Host:
     # -- whole VMs ------------------------------------------------------------------------
 
     def remove_vm(self, vmid: int) -> None:
-        """Everything of the VM on this host: its container, volumes and disk tags."""
+        """Everything of the VM on this host: container, volumes, tags, the cache they used."""
+        origins = self.origins(vmid, None)
         self.engine.remove_container(names.container(vmid), force=True, volumes=True)
         for vol in self.engine.volumes([f"{names.LABEL_VMID}={vmid}"]):
             with contextlib.suppress(NotFound):
                 self.engine.remove_volume(vol["Name"])
-        for img in self.engine.images(names.disk_repo(vmid)):
-            for tag in img.get("RepoTags") or []:
-                if tag.startswith(f"{names.disk_repo(vmid)}:"):
-                    with contextlib.suppress(NotFound):
-                        self.engine.remove_image(tag)
+        for tag in self.disk_tags(vmid):
+            with contextlib.suppress(NotFound):
+                self.engine.remove_image(tag)
+        self.prune_cache(origins)
+
+    def remove_dir(self, path: str) -> None:
+        """`rm -rf` a VM directory (validated by the caller) on this host, as the ssh TM does.
+
+        oned's VMM wrote vm.xml and ds.xml there, save a checkpoint. A host whose engine is
+        reached over a local socket is this machine; any other is reached over ssh.
+        """
+        url = self.cfg.engine_url(self.name)
+        if url.startswith("unix://"):
+            remove_local(path)
+            return
+        argv = ssh_argv(url, self.name, shlex.join(["rm", "-rf", "--", path]))
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=self.cfg.timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise OneDockError(f"cannot remove {path} on {self.name}: {exc}") from exc
+        if done.returncode != 0:
+            why = (done.stderr.decode(errors="replace").strip().splitlines() or ["ssh failed"])
+            raise OneDockError(f"cannot remove {path} on {self.name}: {why[-1][:200]}",
+                               hint="may oneadmin ssh to the host without a password?")
+
+    # -- the cache of pulled images -------------------------------------------------------
+
+    def origins(self, vmid: int, disk_ids: list[int] | None) -> set[str]:
+        """Image ids the VM's disks (all, or these) were made from, with their parents."""
+        refs = []
+        box = self.engine.container_inspect(names.container(vmid))
+        if box is not None and (disk_ids is None or (box.get("Config") or {}).get(
+                "Labels", {}).get(names.LABEL_DISK) in {str(d) for d in disk_ids}):
+            refs.append(box.get("Image", ""))
+        if disk_ids is None:
+            refs += self.disk_tags(vmid)
+            vols = self.engine.volumes([f"{names.LABEL_VMID}={vmid}"])
+        else:
+            refs += [f"{names.disk_repo(vmid)}:{names.disk_tag(d)}" for d in disk_ids]
+            vols = [v for v in (self.engine.volume_inspect(names.volume(vmid, d))
+                                for d in disk_ids) if v is not None]
+        refs += [(v.get("Labels") or {}).get(LABEL_SOURCE, "") for v in vols]
+        found: set[str] = set()
+        for ref in filter(None, refs):
+            for _ in range(64):  # commits (save, snapshots) sit on the pulled image
+                info = self.engine.image_inspect(ref) if ref else None
+                if info is None or info["Id"] in found:
+                    break
+                found.add(info["Id"])
+                ref = info.get("Parent") or ""
+        return found
+
+    def prune_cache(self, image_ids: set[str]) -> None:
+        """Remove this host's registry copies of these images unless a VM here still uses one.
+
+        In use: the image of any container (VMs and volume helpers of running actions) or of a
+        `one-*` tag. Only the registry reference goes: an image still needed as a parent keeps
+        its layers. A clone racing with this re-pulls once (see _tag_pulled).
+        """
+        if not image_ids:
+            return
+        used = {c.get("ImageID") for c in self.engine.containers()}
+        used |= {img["Id"] for img in self.engine.images("one-*")
+                 if any(_vm_tag(t) for t in img.get("RepoTags") or [])}
+        prefix = f"{self.cfg.registry}/"
+        for image_id in image_ids - used:
+            info = self.engine.image_inspect(image_id)
+            for ref in (info or {}).get("RepoDigests") or []:
+                if ref.startswith(prefix):
+                    with contextlib.suppress(NotFound, Conflict):
+                        self.engine.remove_image(ref)
+
+
+def remove_local(path: str) -> None:
+    """`rm -rf -- path` on this machine: a link goes, not what it points to."""
+    try:
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+        elif os.path.isdir(path):
+            import shutil
+
+            shutil.rmtree(path)
+    except OSError as exc:
+        raise OneDockError(f"cannot remove {path}: {exc.strerror}") from exc
+
+
+def _vm_tag(tag: str) -> bool:
+    repo = tag.split(":", 1)[0]
+    return repo.startswith("one-") and repo[4:].isdigit()
+
+
+def snapshot_prefix(disk_id: int) -> str:
+    return f"{names.disk_tag(disk_id)}.snap."
+
+
+def snapshot_tag(disk_id: int, snap_id: int) -> str:
+    """`disk.N.snap.S`: a disk snapshot, next to system snapshots (`snap-S`) in `one-<vmid>`."""
+    return f"{snapshot_prefix(disk_id)}{snap_id}"
+
+
+def ssh_argv(url: str, host: str, remote: str) -> list[str]:
+    """ssh to a host the way its engine is reached (transport.SshConnection's options)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    argv = ["ssh", "-o", "BatchMode=yes"]
+    target = host
+    if parts.scheme == "ssh":
+        target = f"{parts.username}@{parts.hostname}" if parts.username else parts.hostname or ""
+        if parts.port:
+            argv += ["-p", str(parts.port)]
+    from onedock.transport import _SSH_TARGET
+
+    if not _SSH_TARGET.match(target):
+        raise OneDockError(f"'{target[:80]}' is not a valid ssh host")
+    return [*argv, "--", target, remote]

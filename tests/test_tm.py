@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 
+import docker.errors
 import pytest
 
 from tests.conftest import PROTOCOL, ds_xml
@@ -168,12 +171,137 @@ def test_delete_disk_then_directory(harness, source, private, private_view, dock
     res = harness.tm("delete", disk(vm, 0), str(vm), "1")
     assert res.rc == 0, res.stderr
     assert f"one-{vm}:disk.0" not in tags(docker_client, vm)
-    cached = f"{private.host}/{source}@{private_view.digest(source)}"
-    docker_client.images.get(cached)  # the host keeps its cache for the next VM
     for _ in range(2):
         res = harness.tm("delete", vmdir(vm), str(vm), "0")
         assert res.rc == 0, res.stderr
     assert volumes(docker_client, vm) == set() and tags(docker_client, vm) == set()
+
+
+def _users(client, image_id: str) -> list[str]:
+    """What on this engine still needs an image: containers and `one-<vmid>` tags."""
+    found = [c.name for c in client.containers.list(all=True) if c.image.id == image_id]
+    return found + [t for i in client.images.list() if i.id == image_id
+                    for t in i.tags if t.split(":")[0].removeprefix("one-").isdigit()]
+
+
+def test_last_delete_removes_the_hosts_copy_and_the_vm_dir(harness, source, private,
+                                                           private_view, docker_client, new_id):
+    """A host that runs VMs for months keeps no image nobody uses, and no VM directory."""
+    first, second = new_id(), new_id()
+    cached = f"{private.host}/{source}@{private_view.digest(source)}"
+    try:
+        for vmid in (first, second):
+            assert harness.tm("clone", f"{FRONTEND}:{source}", disk(vmid, 0), str(vmid),
+                              "1").rc == 0
+            folder = f"{SYS}/{vmid}".replace("//", "/")
+            os.makedirs(folder, exist_ok=True)
+            for name in ("vm.xml", "ds.xml", "checkpoint"):  # what oned's VMM leaves there
+                with open(os.path.join(folder, name), "w") as out:
+                    out.write("x")
+        image_id = docker_client.images.get(cached).id
+        assert harness.tm("delete", disk(first, 0), str(first), "1").rc == 0
+        assert harness.tm("delete", vmdir(first), str(first), "0").rc == 0
+        assert not os.path.exists(f"{SYS}/{first}")
+        docker_client.images.get(cached)  # the second VM still uses it
+        assert harness.tm("delete", disk(second, 0), str(second), "1").rc == 0
+        assert harness.tm("delete", vmdir(second), str(second), "0").rc == 0
+        assert not os.path.exists(f"{SYS}/{second}")
+        if not _users(docker_client, image_id):  # other tests' VMs may share the session image
+            with pytest.raises(docker.errors.ImageNotFound):
+                docker_client.images.get(cached)
+        assert harness.tm("clone", f"{FRONTEND}:{source}", disk(first, 0), str(first),
+                          "1").rc == 0  # the next VM pulls it again
+    finally:
+        for vmid in (first, second):
+            purge(docker_client, vmid)
+            shutil.rmtree(f"{SYS}/{vmid}", ignore_errors=True)
+
+
+def test_delete_refuses_a_directory_that_is_not_the_vms(harness, vm):
+    for path in (f"{HOST}:{SYS}/{vm + 1}", f"{HOST}:{SYS}", f"{HOST}:/", f"{HOST}:{SYS}/{vm}/..",
+                 f"{HOST}:/etc/{vm}"):
+        res = harness.tm("delete", path, str(vm), "0")
+        line = res.error_line
+        assert res.rc == 1 and ("is not the directory of VM" in line or "unsafe" in line), line
+
+
+def _stopped_vm(harness, source, docker_client, bridges, vm):
+    from tests.test_vmm import deploy, vm_xml
+
+    assert harness.tm("clone", f"{FRONTEND}:{source}", disk(vm, 0), str(vm), "1").rc == 0
+    assert harness.tm("mkimage", "10", "raw", disk(vm, 2), str(vm), "0").rc == 0
+    xml = vm_xml(vm, source, bridges[0], 70, context_disk=-1,
+                 extra_disks=[(2, "vdb", {"MOUNTPOINT": "/data"})])
+    res = deploy(harness, vm, xml)
+    assert res.rc == 0, res.stderr
+    box = docker_client.containers.get(f"one-{vm}")
+    box.exec_run(["sh", "-c", "echo one > /root/state; echo one > /data/state"])
+    box.stop(timeout=1)
+    return box
+
+
+def _read(docker_client, vm, path):
+    box = docker_client.containers.get(f"one-{vm}")
+    box.start()
+    try:
+        return box.exec_run(["cat", path]).output.decode().strip()
+    finally:
+        box.stop(timeout=1)
+
+
+def test_disk_snapshots_of_a_powered_off_vm(harness, source, docker_client, bridges, vm):
+    """Root disk as a commit, a volume as a layer; revert each; delete; retries converge."""
+    from tests.test_vmm import deploy, vm_xml
+
+    box = _stopped_vm(harness, source, docker_client, bridges, vm)
+    for disk_id in (0, 2):
+        for _ in range(2):  # a retried create takes it again
+            res = harness.tm("snap_create", disk(vm, disk_id), "0", str(vm), "0")
+            assert (res.rc, res.stdout, res.stderr) == (0, "", "")
+    assert {f"one-{vm}:disk.0.snap.0", f"one-{vm}:disk.2.snap.0"} <= tags(docker_client, vm)
+    box.start()
+    box.exec_run(["sh", "-c", "echo two > /root/state; echo two > /data/state"])
+    box.stop(timeout=1)
+    assert harness.tm("snap_revert", disk(vm, 2), "0", str(vm), "0").rc == 0
+    assert harness.tm("snap_revert", disk(vm, 0), "0", str(vm), "0").rc == 0
+    # the revert of the root disk drops the container; resume's deploy makes it again
+    xml = vm_xml(vm, source, bridges[0], 70, context_disk=-1,
+                 extra_disks=[(2, "vdb", {"MOUNTPOINT": "/data"})])
+    assert deploy(harness, vm, xml).rc == 0
+    box = docker_client.containers.get(f"one-{vm}")
+    out = box.exec_run(["sh", "-c", "cat /root/state /data/state"]).output.decode().split()
+    assert out == ["one", "one"]
+    box.stop(timeout=1)
+    missing = harness.tm("snap_revert", disk(vm, 0), "7", str(vm), "0")
+    assert missing.rc == 1 and "snapshot 7 of disk.0" in missing.error_line
+    for disk_id in (0, 2):
+        for _ in range(2):  # deleting a deleted snapshot is a retry: success
+            assert harness.tm("snap_delete", disk(vm, disk_id), "0", str(vm), "0").rc == 0
+    assert not {t for t in tags(docker_client, vm) if ".snap." in t}
+
+
+def test_disk_snapshot_revert_of_a_running_vm_is_refused(harness, source, docker_client,
+                                                         bridges, vm):
+    box = _stopped_vm(harness, source, docker_client, bridges, vm)
+    assert harness.tm("snap_create", disk(vm, 0), "0", str(vm), "0").rc == 0
+    box.start()
+    res = harness.tm("snap_revert", disk(vm, 0), "0", str(vm), "0")
+    assert res.rc == 1 and "is running" in res.error_line
+    assert box.id == docker_client.containers.get(f"one-{vm}").id
+
+
+def test_resize_and_backups_refuse_in_one_line(harness, vm):
+    res = harness.tm("resize", disk(vm, 0), "2048", str(vm), "0")
+    assert res.rc == 1 and "no fixed size" in res.error_line
+    argv = [f"{HOST}:{SYS}/{vm}", "0:1", f"one-{vm}", "-", str(vm), "0"]
+    for action in ("prebackup", "prebackup_live"):
+        res = harness.tm(action, *argv, stdin=b"<VM><ID>1</ID></VM>")
+        assert res.rc == 1 and "backups of onedock VMs are not supported" in res.error_line
+    for action in ("postbackup", "postbackup_live"):  # must not fail the backup's cleanup
+        res = harness.tm(action, *argv, stdin=b"<VM><ID>1</ID></VM>")
+        assert (res.rc, res.stdout, res.stderr) == (0, "", "")
+    res = harness.tm("restore", f"{HOST}:{SYS}/{vm}", str(vm), "3", "-1", "-1")
+    assert res.rc == 1 and "no backup to restore" in res.error_line
 
 
 def test_stop_and_resume_through_the_registry(harness, source, private_view, docker_client,

@@ -12,8 +12,8 @@ import sys
 from onedock import names, registries
 from onedock.config import Config
 from onedock.errors import OneDockError
-from onedock.one.transfer import HostPath, args, host_path, number, source
-from onedock.staging import Host
+from onedock.one.transfer import HostPath, args, host_path, number, source, vm_dir, vm_disk
+from onedock.staging import Host, remove_local
 
 TAG = "latest"
 
@@ -79,44 +79,47 @@ def context(cfg: Config, argv: list[str]) -> str:
 
 def delete(cfg: Config, argv: list[str]) -> str:
     path, vmid, _ = args(argv, 3, "host:path vmid dsid")
-    path, vmid = host_path(path, "path"), number(vmid, "vmid")
+    vmid = number(vmid, "vmid")
+    path = host_path(path, "path")
+    if path.disk_id is None:
+        vm_dir(path, vmid)
+    else:
+        vm_disk(str(path), vmid, "path")
     disk_id = path.disk_id
-    if path.host == cfg.frontend_name():  # a stopped VM's disks are parked in the registry
+    if cfg.is_frontend(path.host):  # a stopped VM's disks are parked in the registry
         registry = registries.private(cfg)
         repo = names.vm_repo(cfg.prefix, vmid)
         wanted = [names.disk_tag(disk_id)] if disk_id is not None else registry.tags(repo)
         for tag in wanted:
             registry.forget(repo, tag)
+        if disk_id is None:
+            remove_local(path.path)
         return ""
     host = Host(cfg, path.host)
     if disk_id is None:
         host.remove_vm(vmid)
+        host.remove_dir(path.path)
         return ""
-    host.untag_disk(vmid, disk_id)
-    if host.engine.volume_inspect(names.volume(vmid, disk_id)) is not None:
-        host.remove_volume(names.volume(vmid, disk_id), vmid)
+    host.drop_disk(vmid, disk_id)
     return ""
 
 
 def _move_disk(cfg: Config, src: HostPath, dst: HostPath, vmid: int, disk_id: int) -> None:
     """Park disk.N from src in the registry, stage it on dst; the front-end has no engine."""
-    frontend = cfg.frontend_name()
+    src_fe, dst_fe = cfg.is_frontend(src.host), cfg.is_frontend(dst.host)
     repo, tag = names.vm_repo(cfg.prefix, vmid), names.disk_tag(disk_id)
     registry = registries.private(cfg)
-    parked = src.host != frontend and Host(cfg, src.host).park(vmid, disk_id, repo, tag)
+    parked = not src_fe and Host(cfg, src.host).park(vmid, disk_id, repo, tag)
     if not parked and not registry.head_manifest(repo, tag):
-        if dst.host != frontend and Host(cfg, dst.host).has_disk(vmid, disk_id):
+        if not dst_fe and Host(cfg, dst.host).has_disk(vmid, disk_id):
             return  # a retry after success: the disk already arrived
         raise OneDockError(f"disk.{disk_id} of VM {vmid} is neither on {src.host} nor parked "
                            f"in {cfg.registry}/{repo}")
-    if dst.host != frontend:
+    if not dst_fe:
         Host(cfg, dst.host).stage(repo, tag, vmid, disk_id, "moved")
         registry.forget(repo, tag)  # the parked copy served its move
-    if src.host not in (frontend, dst.host):
-        here = Host(cfg, src.host)
-        here.untag_disk(vmid, disk_id)
-        if here.engine.volume_inspect(names.volume(vmid, disk_id)) is not None:
-            here.remove_volume(names.volume(vmid, disk_id), vmid)
+    if not src_fe and src.host != dst.host:
+        Host(cfg, src.host).drop_disk(vmid, disk_id)
 
 
 def mv(cfg: Config, argv: list[str]) -> str:
@@ -127,7 +130,7 @@ def mv(cfg: Config, argv: list[str]) -> str:
     if src.disk_id is not None:
         _move_disk(cfg, src, dst, vmid, src.disk_id)
         return ""
-    if src.host != dst.host and src.host != cfg.frontend_name():
+    if src.host != dst.host and not cfg.is_frontend(src.host):
         # the disks (first lines of the transfer) carried the writable layer already
         here = Host(cfg, src.host)
         box = here.engine.container_inspect(names.container(vmid))
@@ -137,14 +140,24 @@ def mv(cfg: Config, argv: list[str]) -> str:
                 hint="the VM must be saved or powered off before its directory moves",
             )
         here.remove_vm(vmid)
+        _remove_vm_dir(here, str(src), vmid)
     return ""
+
+
+def _remove_vm_dir(host: Host, arg: str, vmid: int) -> None:
+    """The VM's directory on a host it left (vm.xml, ds.xml, a checkpoint): nothing reads it."""
+    try:
+        path = vm_dir(host_path(arg), vmid)
+    except OneDockError:
+        return  # not the shape we may remove recursively: left alone, as before
+    host.remove_dir(path)
 
 
 def _save(cfg: Config, argv: list[str], count: int, usage: str) -> str:
     given = args(argv, count, usage)
     disk, target, vmid = host_path(given[0], "disk"), source(given[1]), number(given[-2], "vmid")
     disk_id = _disk(disk)
-    if disk.host == cfg.frontend_name():  # the VM is stopped: copy its parked disk
+    if cfg.is_frontend(disk.host):  # the VM is stopped: copy its parked disk
         from onedock.registry import image as images
         from onedock.registry.copy import copy_image
 
@@ -161,11 +174,14 @@ def _save(cfg: Config, argv: list[str], count: int, usage: str) -> str:
 def mvds(cfg: Config, argv: list[str]) -> str:
     out = _save(cfg, argv, 4, "host:sysdir/disk.N SOURCE vmid dsid")
     disk, vmid = host_path(argv[0], "disk"), number(argv[2], "vmid")
-    if disk.host == cfg.frontend_name():
+    if cfg.is_frontend(disk.host):
         registries.private(cfg).forget(names.vm_repo(cfg.prefix, vmid),
                                        names.disk_tag(_disk(disk)))
     else:
-        Host(cfg, disk.host).untag_disk(vmid, _disk(disk))
+        host = Host(cfg, disk.host)
+        origins = host.origins(vmid, [_disk(disk)])
+        host.untag_disk(vmid, _disk(disk))
+        host.prune_cache(origins)
     return out
 
 
@@ -199,7 +215,9 @@ def premigrate(cfg: Config, argv: list[str]) -> str:
 def postmigrate(cfg: Config, argv: list[str]) -> str:
     src, dst, vmid, _ = _migrateargs(argv)
     if src != dst:
-        Host(cfg, src).remove_vm(vmid)
+        here = Host(cfg, src)
+        here.remove_vm(vmid)
+        _remove_vm_dir(here, f"{src}:{argv[2]}", vmid)
     return ""
 
 
@@ -209,11 +227,103 @@ def failmigrate(cfg: Config, argv: list[str]) -> str:
         there = Host(cfg, dst)
         if there.engine.container_inspect(names.container(vmid)) is None:
             there.remove_vm(vmid)
+            _remove_vm_dir(there, f"{dst}:{argv[2]}", vmid)
     return ""
+
+
+# -- disk snapshots, resize, backups ------------------------------------------------------------
+
+
+def _snapshot_args(cfg: Config, argv: list[str]) -> tuple[Host, int, int, int]:
+    path, snap, vmid, _ = args(argv, 4, "host:sysdir/disk.N snap_id vmid dsid")
+    vmid = number(vmid, "vmid")
+    disk, disk_id = vm_disk(path, vmid)
+    snap_id = number(snap, "snapshot id")
+    if cfg.is_frontend(disk.host):
+        raise OneDockError(f"VM {vmid} is not on a host ({disk.host} is the front-end)",
+                           hint="disk snapshots are of a powered-off or suspended VM")
+    return Host(cfg, disk.host), vmid, disk_id, snap_id
+
+
+def snap_create(cfg: Config, argv: list[str]) -> str:
+    from onedock import disk_snapshots
+
+    disk_snapshots.create(*_snapshot_args(cfg, argv))
+    return ""
+
+
+def snap_revert(cfg: Config, argv: list[str]) -> str:
+    from onedock import disk_snapshots
+
+    disk_snapshots.revert(*_snapshot_args(cfg, argv))
+    return ""
+
+
+def snap_delete(cfg: Config, argv: list[str]) -> str:
+    from onedock import disk_snapshots
+
+    disk_snapshots.delete(*_snapshot_args(cfg, argv))
+    return ""
+
+
+RESIZE_REFUSAL = "onedock does not enforce disk sizes: container disks have no fixed size"
+RESIZE_HINT = ("there is nothing to resize: volumes grow with their content and the image disk "
+               "with the host's free space; leave SIZE as it is")
+
+
+def resize(cfg: Config, argv: list[str]) -> str:
+    """oned runs this before the VMM's resize_disk: this line is the one users see."""
+    path, size, vmid, _ = args(argv, 4, "host:sysdir/disk.N size_mb vmid dsid")
+    vm_disk(path, number(vmid, "vmid"))
+    number(size, "size")
+    raise OneDockError(RESIZE_REFUSAL, hint=RESIZE_HINT)
+
+
+BACKUP_REFUSAL = "backups of onedock VMs are not supported yet"
+BACKUP_HINT = ("save the disks as images instead (onevm disk-saveas, into the private "
+               "registry) or back up the registry's storage")
+
+
+def _drain_stdin() -> None:
+    """one_vmm_exec writes the <VM> document to the step's stdin: read it, so it never blocks."""
+    if sys.stdin is not None and not sys.stdin.isatty():
+        sys.stdin.buffer.read()
+
+
+def _backup_args(argv: list[str]) -> int:
+    """`host:<sysdir> disks deploy_id bj_id|- vmid dsid` (digest §12); the VM's id."""
+    path, _, _, _, vmid, _ = args(argv, 6, "host:sysdir disks deploy_id bj_id vmid dsid")
+    vmid_ = number(vmid, "vmid")
+    vm_dir(host_path(path, "path"), vmid_)
+    return vmid_
+
+
+def prebackup(cfg: Config, argv: list[str]) -> str:
+    _drain_stdin()
+    _backup_args(argv)
+    raise OneDockError(BACKUP_REFUSAL, hint=BACKUP_HINT)
+
+
+def postbackup(cfg: Config, argv: list[str]) -> str:
+    """oned runs this after a failed prebackup too, and a failure here fails the backup: like
+    the stock post scripts it succeeds (on arguments that are oned's)."""
+    _drain_stdin()
+    _backup_args(argv)
+    return ""
+
+
+def restore(cfg: Config, argv: list[str]) -> str:
+    path, vmid, *_ = args(argv, 5, "host:sysdir vmid image_id increment_id disk_id")
+    vm_dir(host_path(path, "path"), number(vmid, "vmid"))
+    raise OneDockError(f"{BACKUP_REFUSAL}, so there is no backup to restore a VM from",
+                       hint=BACKUP_HINT)
 
 
 ACTIONS = {
     "clone": clone, "ln": ln, "mkimage": mkimage, "mkswap": mkswap, "context": context,
     "delete": delete, "mv": mv, "mvds": mvds, "cpds": cpds, "premigrate": premigrate,
-    "postmigrate": postmigrate, "failmigrate": failmigrate,
+    "postmigrate": postmigrate, "failmigrate": failmigrate, "snap_create": snap_create,
+    "snap_revert": snap_revert, "snap_delete": snap_delete, "resize": resize,
+    "prebackup": prebackup, "prebackup_live": prebackup, "postbackup": postbackup,
+    "postbackup_live": postbackup, "restore": restore,
 }

@@ -46,6 +46,31 @@ def host_path(arg: str, what: str = "argument") -> HostPath:
     return HostPath(host, path)
 
 
+_VM_DIR = re.compile(r"^((?:/[A-Za-z0-9_-][A-Za-z0-9._-]{0,254})+)/([0-9]{1,9})/([0-9]{1,9})$")
+
+
+def vm_dir(path: HostPath, vmid: int) -> str:
+    """`path` as exactly `<datastores dir>/<dsid>/<vmid>` of this VM, or an error.
+
+    The VM directory is removed recursively on the host, so nothing but that shape is
+    accepted: an absolute, dot-free parent, digits for the datastore, the action's own vmid.
+    """
+    match = _VM_DIR.fullmatch(path.path)
+    if not match or int(match.group(3)) != vmid or match.group(3) != str(vmid):
+        raise OneDockError(f"'{str(path)[:80]}' is not the directory of VM {vmid} "
+                           "(<datastores>/<dsid>/<vmid>)")
+    return path.path
+
+
+def vm_disk(arg: str, vmid: int, what: str = "disk") -> tuple[HostPath, int]:
+    """`host:<sysdir>/disk.N` of this very VM: another VM's disk is refused, not acted on."""
+    path = host_path(arg, what)
+    if path.disk_id is None:
+        raise OneDockError(f"{what} '{arg[:80]}' is not a disk path (<sysdir>/disk.N)")
+    vm_dir(HostPath(path.host, path.path.rsplit("/", 1)[0]), vmid)
+    return path, path.disk_id
+
+
 def args(argv: list[str], count: int, usage: str) -> list[str]:
     """The action's arguments, exactly as many as oned passes."""
     if len(argv) != count:
