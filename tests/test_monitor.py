@@ -32,7 +32,8 @@ def probe_env(harness, tmp_path, conf):
 def probe(remotes, env, group, name, *, sync=180, ds="/nonexistent", host_id=3):
     script = {("host", "system"): "onedock-system", ("host", "monitor"): "onedock-monitor",
               ("host", "beacon"): "onedock-beacon", ("vm", "monitor"): "onedock-vms",
-              ("vm", "status"): "onedock-state"}[(group, name)]
+              ("vm", "status"): "onedock-state", ("vm", "execution"): "onedock-exec"}[
+                  (group, name)]
     path = remotes / "im" / "onedock-probes.d" / group / name / script
     stdin = CONFIG.replace(b"{sync}", str(sync).encode()).replace(b"{ds}", str(ds).encode())
     started = time.perf_counter()
@@ -71,8 +72,9 @@ def boxes(docker_client, images, new_id):
 
     def make(command, **kw):
         vmid = new_id()
+        labels = {LABEL: str(vmid), **kw.pop("labels", {})}
         box = docker_client.containers.run(images["busybox"], ["sh", "-c", command], detach=True,
-                                           name=f"one-{vmid}", labels={LABEL: str(vmid)},
+                                           name=f"one-{vmid}", labels=labels,
                                            network_disabled=True, **kw)
         made.append(box)
         return vmid, box
@@ -83,21 +85,45 @@ def boxes(docker_client, images, new_id):
             box.remove(force=True)
 
 
-def test_probe_tree_has_all_six_directories(remotes):
+def test_probe_tree_has_all_seven_directories(remotes):
+    """7.2+'s agent dies on a missing group (digest §7.3); older ones skip vm/execution."""
     base = remotes / "im" / "onedock-probes.d"
-    for group in ("host/system", "host/monitor", "host/beacon", "vm/monitor", "vm/status",
-                  "vm/snapshot"):
-        assert (base / group).is_dir(), group
-    agent = remotes / "im" / "onedock.d"
-    assert os.readlink(agent / "monitord-client.rb") == "../common.d/monitord-client.rb"
-    assert os.readlink(agent / "monitord-client_control.sh") == \
-        "../common.d/monitord-client_control.sh"
+    assert sorted(str(p.relative_to(base)) for p in base.glob("*/*")) == [
+        "host/beacon", "host/monitor", "host/system", "vm/execution", "vm/monitor",
+        "vm/snapshot", "vm/status"]
+    assert os.access(base / "vm/execution/onedock-exec", os.X_OK)
+    assert list((base / "vm/snapshot").iterdir()) == []
 
 
-def test_host_system_matches_the_kernel(remotes, probe_env, tmp_path):
-    (tmp_path / "ds" / "0").mkdir(parents=True)
-    (tmp_path / "ds" / "0" / ".monitor").write_text("onedock")
-    proc = probe(remotes, probe_env, "host", "system", ds=tmp_path / "ds")
+def docker_capacity_mb(docker_client) -> int:
+    """Total MB of the distinct filesystems of Docker's data root and its volumes root."""
+    root = docker_client.info()["DockerRootDir"]
+    seen, total = set(), 0
+    for path in (root, os.path.join(root, "volumes")):
+        info = os.stat(path)
+        if info.st_dev not in seen:
+            seen.add(info.st_dev)
+            fs = os.statvfs(path)
+            total += fs.f_blocks * fs.f_frsize >> 20
+    return total
+
+
+@pytest.fixture
+def small_ds(tmp_path):
+    """DATASTORE_LOCATION on a 16 MiB tmpfs of its own: not where the VM disks are."""
+    ds = tmp_path / "ds"
+    (ds).mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "onedock-test", str(ds)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a tmpfs")
+    (ds / "0").mkdir()
+    (ds / "0" / ".monitor").write_text("onedock")
+    yield ds
+    subprocess.run(["umount", str(ds)], check=True)
+
+
+def test_host_system_matches_the_kernel(remotes, probe_env, small_ds, docker_client):
+    proc = probe(remotes, probe_env, "host", "system", ds=small_ds)
     assert proc.returncode == 0, proc.stderr
     values = keyvals(proc.stdout.decode())
     assert values["HYPERVISOR"] == "onedock"
@@ -108,8 +134,31 @@ def test_host_system_matches_the_kernel(remotes, probe_env, tmp_path):
     ds = re.search(r"DS=\[ID=0, USED_MB=(\d+), TOTAL_MB=(\d+), FREE_MB=(\d+)\]",
                    proc.stdout.decode())
     assert ds, proc.stdout
-    fs = os.statvfs(tmp_path / "ds" / "0")
-    assert int(ds.group(2)) == fs.f_blocks * fs.f_frsize >> 20
+    # the disks live in Docker's data root and volumes, not on DATASTORE_LOCATION's 16 MiB
+    assert int(ds.group(2)) == docker_capacity_mb(docker_client) > 16
+    assert int(values["DS_LOCATION_TOTAL_MB"]) == int(ds.group(2))
+
+
+def test_capacity_falls_back_to_the_location_when_dockerd_is_down(remotes, probe_env, small_ds,
+                                                                   tmp_path):
+    conf = tmp_path / "down.conf"
+    conf.write_text(Path(probe_env["ONEDOCK_CONF"]).read_text() +
+                    'local_docker = "unix:///nonexistent/docker.sock"\nprobe_timeout = 2\n')
+    proc = probe(remotes, dict(probe_env, ONEDOCK_CONF=str(conf)), "host", "system", ds=small_ds)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"DS=\[ID=0, USED_MB=\d, TOTAL_MB=16, FREE_MB=1\d\]", proc.stdout.decode())
+
+
+def test_capacity_through_mountinfo_when_the_root_is_unreadable(tmp_path):
+    """Probes run as oneadmin; Docker's root is 0710 root's: found through /proc's mounts."""
+    from onedock.monitor import capacity
+
+    table = capacity.mounts()
+    hidden = "/nonexistent-onedock/docker"  # not stat-able; under / in the mount table
+    dev, usage = capacity.filesystem(hidden, table)
+    fs = os.statvfs("/")
+    assert dev == os.stat("/").st_dev and usage.total_mb == fs.f_blocks * fs.f_frsize >> 20
+    assert capacity.combined(["/", "/"]).total_mb == usage.total_mb  # one filesystem, once
 
 
 def test_host_monitor_adds_up(remotes, probe_env):
@@ -186,6 +235,54 @@ def test_states_running_paused_stopped_and_sync(remotes, probe_env, boxes, docke
     # SYNC_STATE_VM=0: every run is a full report
     full = probe(remotes, probe_env, "vm", "status", sync=0).stdout.decode()
     assert full.startswith("SYNC_STATE=yes") and len(vm_lines(full)) >= 3
+
+
+def test_only_running_and_paused_vms_get_records(remotes, probe_env, boxes):
+    running, _ = boxes("sleep 600")
+    paused, pbox = boxes("sleep 600")
+    stopped, sbox = boxes("sleep 600")
+    pbox.pause()
+    sbox.stop(timeout=0)
+    found = vm_lines(probe(remotes, probe_env, "vm", "monitor").stdout.decode())
+    assert running in found and paused in found
+    assert stopped not in found  # zeros would overwrite the figures oned shows
+
+
+def test_disk_size_of_the_layer_and_of_volumes(remotes, probe_env, boxes, docker_client):
+    from tests.helpers import VOL_LABEL
+
+    vmid, _ = boxes("head -c 9000000 /dev/zero > /big; sleep 600",
+                    labels={"org.opennebula.onedock.disk": "0"})
+    volume = docker_client.volumes.create(f"one-{vmid}-disk.2", labels={VOL_LABEL: str(vmid)})
+    try:
+        docker_client.containers.run(
+            docker_client.containers.get(f"one-{vmid}").image.id,
+            ["sh", "-c", "head -c 3000000 /dev/zero > /v/data"], remove=True,
+            volumes={volume.name: {"bind": "/v"}}, network_disabled=True)
+        time.sleep(1.0)
+        text = probe(remotes, probe_env, "vm", "monitor").stdout.decode()
+        monitor = base64.b64decode(re.search(
+            rf'ID="{vmid}", DEPLOY_ID="one-{vmid}", MONITOR="([^"]+)"', text).group(1)).decode()
+        sizes = dict(re.findall(r"DISK_SIZE=\[ID=(\d+),SIZE=(\d+)\]", monitor))
+        assert 9 <= int(sizes["0"]) <= 12, monitor  # MB, rounded up: the 9 MB file
+        assert 3 <= int(sizes["2"]) <= 4, monitor
+    finally:
+        docker_client.containers.get(f"one-{vmid}").remove(force=True)
+        volume.remove(force=True)
+
+
+def test_running_to_poweroff_waits_for_three_observations(remotes, probe_env, boxes):
+    """The shutdown action has not replied yet when the container stops (vmstate's why)."""
+    vmid, box = boxes("sleep 600")
+    first = vm_lines(probe(remotes, probe_env, "vm", "status").stdout.decode())
+    assert first[vmid] == {"STATE": "RUNNING"}
+    box.stop(timeout=0)
+    seen = [vm_lines(probe(remotes, probe_env, "vm", "status", sync=0).stdout.decode()).get(vmid)
+            for _ in range(3)]
+    assert seen == [{"STATE": "RUNNING"}, {"STATE": "RUNNING"}, {"STATE": "POWEROFF"}]
+    box.start()
+    back = vm_lines(probe(remotes, probe_env, "vm", "status").stdout.decode())
+    assert back[vmid] == {"STATE": "RUNNING"}  # at once
 
 
 def test_foreign_containers_are_ignored(remotes, probe_env, docker_client, images, new_id):
