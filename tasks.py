@@ -36,6 +36,15 @@ def bench(c, quick=False, readme=False):
 
 
 @task
+def package(c):
+    """wheel, sdist and onedock_<version>_all.deb into dist/ (then `apt install ./dist/...deb`)."""
+    import shlex
+
+    c.run(shlex.join([sys.executable, "-m", "build", "-o", "dist", "."]), pty=False)
+    c.run(shlex.join([sys.executable, "packaging/build_deb.py", "--dist", "dist"]), pty=False)
+
+
+@task
 def smoke(c):
     """The image workflow on this machine: register a Docker image, stage it on a host, clean up."""
     from sandbox.smoke import run
@@ -141,4 +150,4 @@ for _name, _task in (("up", sandbox_up), ("provision", sandbox_provision),
                      ("status", sandbox_status), ("shell", sandbox_shell),
                      ("smoke", sandbox_smoke), ("down", sandbox_down)):
     sandbox.add_task(_task, name=_name)
-ns = Collection(test, lint, bench, smoke, install, uninstall, sandbox)
+ns = Collection(test, lint, bench, package, smoke, install, uninstall, sandbox)
