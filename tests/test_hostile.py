@@ -64,6 +64,7 @@ PAYLOADS = [("semicolon", ";reboot"), ("subshell", "$(id)"), ("backtick", "`id`"
             ("traversal", "/../../etc"), ("newline", "\nreboot"), ("ctrl", "\x1b[2J\x07")]
 XML_CTRL = "\x7f\x9b2J"  # control characters XML 1.0 allows in text (ESC and BEL it does not)
 PROBE_FILES = {f"{g}/{p}": f for (g, p), f in PROBES.items() if f}
+DID_V = "one-@V@"  # the running VM's deploy id
 
 
 # -- documents ---------------------------------------------------------------------------------
@@ -326,6 +327,42 @@ inject("tm", "cpds", "snap_id", _argv, 2, "-1{p}")
 inject("tm", "cpds", "vmid", _argv, 3, "@S@{p}")
 argc("tm", "cpds", _argv)
 
+for _action in ("snap_create", "snap_revert", "snap_delete"):
+    _argv = [disk("@S@"), "0", "@S@", "0"]
+    inject("tm", _action, "disk_host", _argv, 0, hostile_disk("@S@"),
+           full=_action == "snap_create")
+    add("tm", _action, "disk_path-traversal", [traversal("@S@"), *_argv[1:]])
+    inject("tm", _action, "snap_id", _argv, 1, "0{p}")
+    inject("tm", _action, "vmid", _argv, 2, "@S@{p}")
+    add("tm", _action, "disk_of_another_vm", [disk("@V@"), *_argv[1:]])
+    add("tm", _action, "frontend_disk", [disk("@S@", 0, FE), *_argv[1:]])
+    add("tm", _action, "snap_id-negative", [_argv[0], "-1", *_argv[2:]])
+    argc("tm", _action, _argv)
+add("tm", "snap_revert", "snap_id-nonexistent", [disk("@S@"), "99", "@S@", "0"])
+
+_argv = [disk("@S@"), "2048", "@S@", "0"]
+inject("tm", "resize", "disk_host", _argv, 0, hostile_disk("@S@"))
+inject("tm", "resize", "size", _argv, 1, "2048{p}")
+add("tm", "resize", "disk_of_another_vm", [disk("@V@"), *_argv[1:]])
+add("tm", "resize", "valid", _argv)  # refused all the same: container disks have no size
+argc("tm", "resize", _argv)
+
+for _action in ("prebackup", "prebackup_live", "postbackup", "postbackup_live"):
+    _argv = [f"{HOST}:{SYS}/@V@", "0", DID_V, "-", "@V@", "0"]
+    inject("tm", _action, "dir_host", _argv, 0, f"{HOST}{{p}}:{SYS}/@V@")
+    add("tm", _action, "dir_of_another_vm", [f"{HOST}:{SYS}/@S@", *_argv[1:]])
+    add("tm", _action, "dir-traversal", [f"{HOST}:{SYS}/@V@/../../../etc", *_argv[1:]])
+    inject("tm", _action, "vmid", _argv, 4, "@V@{p}")
+    argc("tm", _action, _argv)
+    if _action.startswith("pre"):
+        add("tm", _action, "valid", _argv)  # refused: backups are not supported
+
+_argv = [f"{HOST}:{SYS}/@V@", "@V@", "7", "-1", "-1"]
+inject("tm", "restore", "dir_host", _argv, 0, f"{HOST}{{p}}:{SYS}/@V@")
+inject("tm", "restore", "vmid", _argv, 1, "@V@{p}")
+add("tm", "restore", "valid", _argv)
+argc("tm", "restore", _argv)
+
 
 def _staged_b64(lab: Lab) -> bytes:
     return _b64(lab.vm("staged").encode())
@@ -512,6 +549,25 @@ _argv = [DID, "0", "16", "e30=", HOST, "@V@", HOST]
 inject("vmm", "resize_disk", "deploy_id", _argv, 0, f"{DID}{{p}}", _victim)
 argc("vmm", "resize_disk", _argv, _victim)
 
+_argv = ["@V@", HOST, "echo hello"]
+inject("vmm", "exec", "vmid", _argv, 0, "@V@{p}", _victim, full=True)
+argc("vmm", "exec", [*_argv, "aGk="], _victim, both=True)
+for _name, _args in (
+        ("command-empty", ["@V@", HOST, ""]),
+        ("command-blank", ["@V@", HOST, " \t "]),
+        ("command-huge", ["@V@", HOST, "x" * (64 * 1024 + 1)]),
+        ("command-not_utf8", ["@V@", HOST, "echo \udcff"]),
+        ("stdin-bad_base64", ["@V@", HOST, "cat", "not base64!"]),
+        ("stdin-huge", ["@V@", HOST, "cat", base64.b64encode(b"x" * (70 << 10)).decode()]),
+        ("vm_without_container", ["@S@", HOST, "echo hello"]),
+        ("vm_unknown", ["@N@", HOST, "echo hello"])):
+    add("vmm", "exec", _name, _args, _victim)
+
+_argv = ["@V@", HOST]
+inject("vmm", "exec_cancel", "vmid", _argv, 0, "@V@{p}", _victim)
+add("vmm", "exec_cancel", "nothing_running", ["@S@", HOST], _victim)
+argc("vmm", "exec_cancel", _argv, _victim, few=1)
+
 STDIN_VMM = ("reboot", "reset", "save", "restore", "migrate", "attach_disk", "detach_disk",
              "attach_nic", "reconfigure", "snapshot_revert", "resize")
 for _action in STDIN_VMM:
@@ -697,7 +753,7 @@ def test_every_action_and_probe_has_cases():
     wanted = {(f, a) for f, actions in FAMILIES.items() for a in actions}
     wanted |= {("im", p) for p in PROBE_FILES}
     assert wanted <= covered, sorted(wanted - covered)
-    assert len(PROBE_FILES) == 5
+    assert len(PROBE_FILES) == 6  # vm/snapshot stays an empty directory
 
 
 PROBE_DOCS = {
