@@ -1,0 +1,99 @@
+"""The remotes tree: sh launchers that find onedock's interpreter by the documented rule on
+whichever machine runs them (onehost sync copies the tree as it is to every host)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from onedock import remotes
+from onedock.drivers import datastore, tm, vmm
+
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+def write(dest: Path, python: str | None = None) -> Path:
+    remotes.write(dest, python, agent=False)
+    return dest
+
+
+def run(script: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(script), *args], capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL, timeout=60)
+
+
+def clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEDOCK_PYTHON", "PYTHONPATH")}
+    return {**env, **extra}
+
+
+def test_every_action_of_the_drivers_has_a_launcher_and_nothing_else(tmp_path):
+    dest = write(tmp_path)
+    for family, table in (("datastore", datastore.ACTIONS), ("tm", tm.ACTIONS),
+                          ("vmm", vmm.ACTIONS)):
+        found = {p.name for p in (dest / family / "onedock").iterdir()}
+        assert found == set(table), family
+        for name in found:
+            assert os.access(dest / family / "onedock" / name, os.X_OK)
+    assert {"exec", "exec_cancel"} <= set(vmm.ACTIONS)
+    assert {"snap_create", "snap_revert", "snap_delete", "resize", "prebackup", "postbackup",
+            "prebackup_live", "postbackup_live", "restore"} <= set(tm.ACTIONS)
+
+
+def test_rewrite_is_idempotent_and_prunes_only_its_own_files(tmp_path):
+    dest = write(tmp_path)
+    before = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    stale = dest / "tm" / "onedock" / "old_action"
+    stale.write_text((dest / "tm" / "onedock" / "clone").read_text())
+    mine = dest / "tm" / "onedock" / "site-hook"
+    mine.write_text("#!/bin/sh\necho operator's own\n")
+    write(tmp_path)
+    assert not stale.exists() and mine.exists()
+    assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file() and p != mine} == before
+
+
+def test_the_interpreter_that_wrote_the_tree_runs_it(tmp_path):
+    script = write(tmp_path) / "datastore" / "onedock" / "stat"
+    res = run(script, clean_env(PATH="/usr/bin:/bin"))
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.startswith("datastore/stat: "), res.stderr  # onedock itself answered
+
+
+def test_onedock_python_wins_and_a_wrong_one_is_one_line(tmp_path):
+    script = write(tmp_path) / "vmm" / "onedock" / "deploy"
+    res = run(script, clean_env(ONEDOCK_PYTHON=sys.executable), "a", "b")
+    assert res.returncode == 1 and res.stderr.startswith("vmm/deploy: "), res.stderr
+    res = run(script, clean_env(ONEDOCK_PYTHON="/nonexistent/python3"))
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "ONEDOCK_PYTHON=/nonexistent/python3" in res.stderr
+
+
+def test_elsewhere_the_first_python3_on_path_with_onedock(tmp_path):
+    """A host where the front-end's interpreter does not exist: PATH is searched."""
+    script = write(tmp_path, python="/nonexistent/bin/python3") / "tm" / "onedock" / "delete"
+    res = run(script, clean_env(PATH=f"/usr/bin:{VENV_BIN}:/bin"))
+    assert res.returncode == 1 and res.stderr.startswith("tm/delete: "), res.stderr
+
+
+def test_a_host_without_onedock_says_what_to_install(tmp_path):
+    if subprocess.run(["/usr/bin/python3", "-I", "-c", "import onedock"],
+                      capture_output=True).returncode == 0:
+        pytest.skip("this machine's /usr/bin/python3 has onedock installed")
+    script = write(tmp_path, python="/nonexistent/bin/python3") / "im" / "onedock-probes.d" / \
+        "host" / "system" / "onedock-system"
+    res = run(script, clean_env(PATH="/usr/bin:/bin"), "onedock", "3", "node01")
+    assert res.returncode == 1  # never 42: oned would re-copy the remotes forever
+    assert res.stdout == "" and res.stderr.count("\n") == 1
+    assert "onedock is not installed on" in res.stderr and ".deb" in res.stderr
+
+
+def test_hostile_python_paths_are_refused():
+    for bad in ("relative/python3", "/usr/bin/python3\n; reboot"):
+        with pytest.raises(remotes.OneDockError):
+            remotes.launcher("x", "driver", bad)
+    text = remotes.launcher("x", "driver", "/opt/my python/bin/python3")
+    assert "'/opt/my python/bin/python3'" in text  # quoted for sh
