@@ -20,7 +20,7 @@ from onedock.errors import OneDockError
 # What OpenNebula's agent and probe libraries require on a host (6.10 - 7.4):
 # monitord-client.rb (socket, zlib, yaml, open3, rexml) and the probe DB (sqlite3).
 AGENT_LIBRARIES = ("socket", "zlib", "yaml", "open3", "rexml/document", "sqlite3")
-DEBIAN_PACKAGES = {"rexml/document": "ruby-rexml", "sqlite3": "ruby-sqlite3"}
+DEBIAN_PACKAGES = {"sqlite3": "ruby-sqlite3"}  # rexml, zlib, yaml come with Debian's ruby
 
 
 @dataclass(frozen=True)
