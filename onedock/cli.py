@@ -151,7 +151,8 @@ def _host_checks(opts) -> None:
     """The host's prerequisites, before the plan: advisory, the files are right either way."""
     from onedock.install import checks, plans
 
-    found = checks.host(opts.user, plans.helper_path(opts), opts.registry)
+    found = checks.host(opts.user, plans.helper_path(opts), opts.registry,
+                        opts.registry_insecure)
     print("onedock host: prerequisites")
     for check in found:
         print(check.line())

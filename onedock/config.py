@@ -51,22 +51,14 @@ class Config:
         """Where the Docker engine of an OpenNebula host answers, as seen from this process."""
         return self.hosts.get(host) or self.docker_url.format(host=host)
 
-    def frontend_name(self) -> str:
-        """The front-end's host name as oned writes it in TM arguments (`fe:` prefixes)."""
-        if self.frontend:
-            return self.frontend
-        import socket
-
-        return socket.gethostname()
-
     def is_frontend(self, host: str) -> bool:
-        """oned writes the front-end as its HOSTNAME or its canonical (FQDN) name."""
+        """oned writes the front-end as oned.conf's HOSTNAME (install copies it into
+        `frontend`) or else as the canonical name getaddrinfo gives its host name, so the
+        same is computed here (not socket.getfqdn, which prefers a reverse lookup and says
+        `localhost` on machines whose /etc/hosts lists the name on 127.0.0.1)."""
         if self.frontend:
             return host == self.frontend
-        import socket
-
-        name = socket.gethostname()
-        return host in (name, name.split(".")[0], socket.getfqdn())
+        return host in frontend_names()
 
     def registry_password(self) -> str:
         if not self.registry_password_file:
@@ -79,6 +71,17 @@ class Config:
                 f"cannot read registry_password_file {self.registry_password_file}: "
                 f"{exc.strerror}"
             ) from exc
+
+
+def frontend_names() -> tuple[str, ...]:
+    import socket
+
+    name = socket.gethostname()
+    try:
+        canonical = socket.getaddrinfo(name, None, flags=socket.AI_CANONNAME)[0][3]
+    except (OSError, IndexError):
+        canonical = ""
+    return tuple(n for n in (name, canonical) if n)
 
 
 _TYPES: dict[str, type | tuple[type, ...]] = {

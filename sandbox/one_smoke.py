@@ -98,9 +98,14 @@ class Cloud:
         return int(out.strip().split()[-1])
 
     def version(self) -> tuple[int, int]:
-        text = self.run("onevm", "--version").split()
-        numbers = next(word for word in text if word[:1].isdigit()).split(".")
-        return int(numbers[0]), int(numbers[1])
+        """The front-end's release, from the VERSION file of its remotes tree."""
+        import re
+
+        text = (remotes_dir() / "VERSION").read_text()
+        found = re.match(r"\s*(\d+)\.(\d+)", text)
+        if not found:
+            raise StepFailed(f"cannot read OpenNebula's version from {remotes_dir()}/VERSION")
+        return int(found.group(1)), int(found.group(2))
 
     def wait(self, what: str, check, timeout: float | None = None, every: float = 1.0):
         deadline = time.monotonic() + (timeout or self.timeout)

@@ -141,7 +141,7 @@ def test_full_config(conf, tmp_path):
         copy_parallel=32,
     )
     assert isinstance(cfg.insecure_sources, tuple)
-    assert cfg.frontend_name() == "one-fe"
+    assert cfg.frontend == "one-fe" and cfg.is_frontend("one-fe")
 
 
 def test_float_timeout(conf):
@@ -291,11 +291,20 @@ def test_engine_url_default_template():
     assert cfg.engine_url("node08") == "ssh://node08"
 
 
-def test_frontend_name_defaults_to_hostname():
+def test_frontend_is_recognised_by_the_names_oned_uses():
+    """oned: HOSTNAME, else getaddrinfo's canonical name of gethostname() (`hostname -f`)."""
     import socket
+    import subprocess
 
-    assert Config().frontend_name() == socket.gethostname()
-    assert Config(frontend="one-fe").frontend_name() == "one-fe"
+    canonical = subprocess.run(["hostname", "-f"], capture_output=True, text=True,
+                               check=True).stdout.strip()
+    cfg = Config()
+    assert cfg.is_frontend(socket.gethostname()) and cfg.is_frontend(canonical)
+    if "localhost" not in (socket.gethostname(), canonical):
+        assert not cfg.is_frontend("localhost")  # a host of its own, even on this machine
+    assert not cfg.is_frontend("node01")
+    named = Config(frontend="one-fe")
+    assert named.is_frontend("one-fe") and not named.is_frontend(socket.gethostname())
 
 
 def test_registry_password_reads_and_strips_file(tmp_path, conf):

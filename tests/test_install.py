@@ -158,6 +158,27 @@ def test_each_release_shipped_config(tmp_path, release):
     assert snapshot(root) == before
 
 
+def test_edited_files_keep_owner_and_mode_new_ones_take_the_dirs_owner(scratch):
+    """Debian's oned.conf is root:oneadmin 0640: a root-owned 0644 copy would be wrong."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to set owners")
+    oned = scratch / "etc/one/oned.conf"
+    remotes = scratch / "var/lib/one/remotes"
+    os.chown(oned, 0, 65534)
+    oned.chmod(0o640)
+    os.chown(remotes, 65534, 65534)
+    onedock("install", "frontend", "--prefix", str(scratch), *FRONTEND)
+    info = oned.stat()
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (0, 65534, 0o640)
+    for made in ("vmm/onedock", "vmm/onedock/deploy", "etc/onedock/onedock.conf"):
+        info = (remotes / made).stat()
+        assert (info.st_uid, info.st_gid) == (65534, 65534), made  # the tree's owner
+    assert (remotes / "vmm/onedock/deploy").stat().st_mode & 0o777 == 0o755
+    onedock("uninstall", "frontend", "--prefix", str(scratch))
+    info = oned.stat()
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (0, 65534, 0o640)
+
+
 def test_agent_missing_is_refused_before_writing(tmp_path):
     root = one_tree(tmp_path)
     shutil.rmtree(root / "var/lib/one/remotes/im/kvm.d")

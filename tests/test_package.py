@@ -90,7 +90,8 @@ def test_deb_is_architecture_independent_and_self_contained(dist):
     deb = dist / build_deb.deb_name(VERSION)
     fields = _ok(_run(["dpkg-deb", "--field", str(deb)], TIMEOUT["step"])).stdout
     assert "Architecture: all\n" in fields
-    assert re.search(r"^Depends: python3 \(>= 3\.11\), docker\.io \| docker-ce, sudo$", fields,
+    assert re.search(r"^Depends: python3 \(>= 3\.11\), docker\.io \| docker-ce, sudo, ruby, "
+                     r"ruby-sqlite3$", fields,
                      re.M)
     listing = _ok(_run(["dpkg-deb", "--contents", str(deb)], TIMEOUT["step"])).stdout
     assert "./usr/lib/onedock/bin/python3 -> /usr/bin/python3" in listing

@@ -61,19 +61,38 @@ def read(path: str) -> bytes | None:
 
 
 def write_atomic(path: str, data: bytes, mode: int) -> None:
+    """An edited file keeps its owner, group and mode (Debian's /etc/one/oned.conf is
+    root:oneadmin 0640, and oned must still read it); a new one gets `mode` and, written by
+    root, the owner of its directory (OpenNebula's remotes tree is oneadmin's)."""
     folder = os.path.dirname(path)
     try:
-        os.makedirs(folder, exist_ok=True)
+        _makedirs_like_parent(folder)
+        try:
+            like = os.stat(path)
+            mode = like.st_mode & 0o7777
+        except FileNotFoundError:
+            like = os.stat(folder)
         tmp = os.path.join(folder, f".{os.path.basename(path)}.onedock-tmp")
         with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if os.geteuid() == 0:
+            os.chown(tmp, like.st_uid, like.st_gid)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as exc:
         raise OneDockError(f"cannot write {path}: {exc.strerror}",
                            hint="is the location writable (run as root)?") from exc
+
+
+def _makedirs_like_parent(folder: str) -> None:
+    missing = missing_dirs(os.path.join(folder, "x"))  # outermost first
+    os.makedirs(folder, exist_ok=True)
+    if missing and os.geteuid() == 0:
+        parent = os.stat(os.path.dirname(missing[0]))
+        for made in missing:
+            os.chown(made, parent.st_uid, parent.st_gid)
 
 
 def missing_dirs(path: str) -> list[str]:
@@ -90,10 +109,10 @@ def apply(change: Change) -> None:
     if change.kind == "unchanged":
         return
     if change.directory:
-        os.makedirs(change.path, exist_ok=True)
+        _makedirs_like_parent(change.path)
         return
     if change.link is not None:
-        os.makedirs(os.path.dirname(change.path), exist_ok=True)
+        _makedirs_like_parent(os.path.dirname(change.path))
         if os.path.lexists(change.path):
             os.unlink(change.path)
         os.symlink(change.link, change.path)

@@ -34,13 +34,13 @@ class Check:
             "" if self.ok else f": {self.fix}")
 
 
-def host(user: str, helper: str, registry: str, docker_url: str = "unix:///var/run/docker.sock",
-         timeout: float = 5.0) -> list[Check]:
+def host(user: str, helper: str, registry: str, insecure: bool = False,
+         docker_url: str = "unix:///var/run/docker.sock", timeout: float = 5.0) -> list[Check]:
     out = [_docker(user, docker_url, timeout)]
     out += _ruby()
     out.append(_sudo(helper))
     if registry:
-        out.append(_registry(registry, docker_url, timeout))
+        out.append(_registry(registry, insecure, docker_url, timeout))
     return out
 
 
@@ -112,8 +112,11 @@ def _sudo(helper: str) -> Check:
     return Check(what, True)
 
 
-def _registry(registry: str, url: str, timeout: float) -> Check:
-    """Reachable from here, and trusted by dockerd (TLS it verifies, or listed insecure)."""
+def _registry(registry: str, declared_insecure: bool, url: str, timeout: float) -> Check:
+    """Reachable from here, and trusted by dockerd (TLS it verifies, or plain HTTP it allows:
+    listed in insecure-registries, or on loopback, which Docker allows by default)."""
+    import ipaddress
+
     from onedock.monitor.dockerapi import LocalEngine
 
     what = f"private registry {registry}, reachable and trusted by dockerd"
@@ -121,14 +124,23 @@ def _registry(registry: str, url: str, timeout: float) -> Check:
         config = LocalEngine(url, timeout).get("/info").get("RegistryConfig") or {}
     except (OneDockError, AttributeError):
         config = {}
-    index = (config.get("IndexConfigs") or {}).get(registry) or {}
-    insecure = index.get("Secure") is False
-    import http.client
-    import ssl
-
     host, _, port = registry.rpartition(":")
     if not host or not port.isdigit():
         return Check(what, False, f"'{registry}' is not host:port")
+    index = (config.get("IndexConfigs") or {}).get(registry) or {}
+    insecure = index.get("Secure") is False
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+        insecure = insecure or any(address in ipaddress.ip_network(cidr) for cidr in
+                                   config.get("InsecureRegistryCIDRs") or [])
+    except ValueError:
+        pass
+    if declared_insecure and not insecure:
+        return Check(what, False, "dockerd does not allow plain HTTP to it yet: restart dockerd "
+                                  "(insecure-registries in /etc/docker/daemon.json)")
+    import http.client
+    import ssl
+
     try:
         if insecure:
             conn = http.client.HTTPConnection(host, int(port), timeout=timeout)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import tempfile
 from dataclasses import dataclass
 
@@ -98,7 +97,9 @@ def frontend(layout: Layout, opts: FrontendOptions) -> list[Change]:
         changes.append(Change(monitord_path, monitord,
                               onedconf.add_block(mtext, _render("monitord.conf.j2").decode())
                               .encode()))
-    registry = opts.registry or f"{socket.getfqdn()}:5000"
+    from onedock.config import frontend_names
+
+    registry = opts.registry or f"{frontend_names()[-1]}:5000"
     conf_path = os.path.join(layout.remotes, "etc", "onedock", "onedock.conf")
     existing_conf = read(conf_path)
     rendered_conf = _render(
@@ -174,7 +175,8 @@ def host(layout: Layout, opts: HostOptions) -> list[Change]:
                 listed.append(item)
         merged["insecure-registries"] = listed
         after = before if merged == current else (json.dumps(merged, indent=2) + "\n").encode()
-        changes.append(Change(daemon, before, after, note="restart dockerd to apply"))
+        changes.append(Change(daemon, before, after,
+                              note="" if after == before else "restart dockerd to apply"))
     if opts.registry and opts.registry_ca:
         ca = read(opts.registry_ca)
         if ca is None:
