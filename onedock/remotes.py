@@ -91,7 +91,8 @@ def default_config() -> str:
     return resources.files("onedock").joinpath("data/onedock.conf").read_text()
 
 
-def launcher(label: str, entry: str, python: str | None = None) -> str:
+def launcher(label: str, entry: str, python: str | None = None,
+             package: str = PACKAGE_PYTHON) -> str:
     """The sh shim; `python` is tried right after $ONEDOCK_PYTHON (see _hint)."""
     hint, guard = _hint(python)
     if hint:
@@ -105,7 +106,7 @@ def launcher(label: str, entry: str, python: str | None = None) -> str:
         hint_doc = hint_test = ""
     first = 3 if hint else 2
     return LAUNCHER.format(label=label, mark=MARK, version=__version__, hint_doc=hint_doc,
-                           hint_test=hint_test, n=first, m=first + 1, package=PACKAGE_PYTHON,
+                           hint_test=hint_test, n=first, m=first + 1, package=package,
                            entry=entry)
 
 

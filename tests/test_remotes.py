@@ -80,15 +80,36 @@ def test_elsewhere_the_first_python3_on_path_with_onedock(tmp_path):
 
 
 def test_a_host_without_onedock_says_what_to_install(tmp_path):
+    """Nothing of the rule matches: the front-end's interpreter, the package's (made absent
+    here, whatever this machine has installed) and PATH all lack onedock."""
     if subprocess.run(["/usr/bin/python3", "-I", "-c", "import onedock"],
                       capture_output=True).returncode == 0:
         pytest.skip("this machine's /usr/bin/python3 has onedock installed")
-    script = write(tmp_path, python="/nonexistent/bin/python3") / "im" / "onedock-probes.d" / \
-        "host" / "system" / "onedock-system"
+    tree = write(tmp_path)
+    script = tree / "im" / "onedock-probes.d" / "host" / "system" / "onedock-system"
+    script.write_text(remotes.launcher("monitoring probe host/system", "probe host system",
+                                       "/nonexistent/bin/python3",
+                                       package="/nonexistent/onedock/bin/python3"))
     res = run(script, clean_env(PATH="/usr/bin:/bin"), "onedock", "3", "node01")
     assert res.returncode == 1  # never 42: oned would re-copy the remotes forever
     assert res.stdout == "" and res.stderr.count("\n") == 1
     assert "onedock is not installed on" in res.stderr and ".deb" in res.stderr
+
+
+def test_the_package_interpreter_comes_before_path(tmp_path):
+    """The Debian package's fixed place wins over PATH (here: a stand-in that logs its use)."""
+    stand_in = tmp_path / "pkg" / "python3"
+    stand_in.parent.mkdir()
+    log = tmp_path / "used"
+    stand_in.write_text(f"#!/bin/sh\necho \"$@\" > {log}\nexit 7\n")
+    stand_in.chmod(0o755)
+    script = tmp_path / "stat"
+    script.write_text(remotes.launcher("datastore action 'stat'", "driver",
+                                       "/nonexistent/bin/python3", package=str(stand_in)))
+    script.chmod(0o755)
+    res = run(script, clean_env(PATH=f"{VENV_BIN}:/usr/bin:/bin"), "42")
+    assert res.returncode == 7
+    assert log.read_text().split() == ["-I", "-m", "onedock.shim", "driver", str(script), "42"]
 
 
 def test_hostile_python_paths_are_refused():
