@@ -3,7 +3,8 @@
 Where `smoke.py` replays oned's protocol, this drives what a user types: datastores, a host,
 an image registered from a registry standing in for Docker Hub, a bridged network, a VM that
 answers on two ports at its IP, monitoring, live resize, poweroff with a disk snapshot, resume,
-`onevm exec` (7.2+), terminate, image delete, and then checks that nothing is left behind.
+suspend/stop/undeploy and resume with the VM's files kept, disk-saveas, `onevm exec` (7.2+),
+terminate, image delete, and then checks that nothing is left behind.
 
 It needs an OpenNebula front-end whose CLI the environment points at (`ONE_LOCATION`/PATH,
 `ONE_AUTH`, `ONE_XMLRPC`), onedock installed on it (`onedock install frontend`), and this
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -184,6 +186,12 @@ class Workflow:
         self.step("onevm disk-snapshot-create (poweroff)", self.disk_snapshot)
         self.step("onevm resume", lambda: self.lifecycle("resume", "RUNNING"))
         self.step("reach after resume", self.reach)
+        self.step("a file written in the VM", self.mark)
+        for verb, state in (("suspend", "SUSPENDED"), ("stop", "STOPPED"),
+                            ("undeploy", "UNDEPLOYED")):
+            self.step(f"onevm {verb}, resume: the file and both ports are back",
+                      lambda verb=verb, state=state: self.round_trip(verb, state))
+        self.step("onevm disk-saveas (poweroff) READY, then deleted", self.saveas)
         if self.version >= (7, 2):
             self.step("onevm exec", self.exec)
         self.step("onevm terminate", self.terminate)
@@ -310,6 +318,47 @@ class Workflow:
         c.wait("disk snapshot listed", listed, 120)
         return ""
 
+    def mark(self) -> str:
+        self.marker = f"/root/onedock-smoke-{self.vmid}"
+        subprocess.run(["docker", "exec", f"one-{self.vmid}", "sh", "-c",
+                        f"echo kept > {self.marker}"], check=True, capture_output=True)
+        return self.marker
+
+    def round_trip(self, verb: str, state: str) -> str:
+        started = time.perf_counter()
+        self.lifecycle(verb, state)
+        down = time.perf_counter() - started
+        started = time.perf_counter()
+        self.lifecycle("resume", "RUNNING")
+        up = time.perf_counter() - started
+        self.reach()
+        out = subprocess.run(["docker", "exec", f"one-{self.vmid}", "cat", self.marker],
+                             capture_output=True, text=True)
+        if out.stdout.strip() != "kept":
+            raise StepFailed(f"after {verb} and resume {self.marker} is gone: {out.stderr}")
+        return f"{verb} {down:.1f}s, resume {up:.1f}s"
+
+    def saveas(self) -> str:
+        c = self.cloud
+        self.lifecycle("poweroff", "POWEROFF")
+        out = c.run("onevm", "disk-saveas", str(self.vmid), "0", f"{PREFIX}-saved")
+        saved = int(out.strip().split()[-1])
+        self.made.append(("oneimage", saved))
+
+        def ready():
+            doc = c.xml("oneimage", "show", str(saved))
+            if doc.findtext("STATE") == "5":
+                raise StepFailed("saved image ERROR: " + (doc.findtext("TEMPLATE/ERROR") or ""))
+            return doc.findtext("STATE") == "1" and doc
+        doc = c.wait("saved image READY", ready, 120)
+        c.wait_vm(self.vmid, "POWEROFF")
+        c.run("oneimage", "delete", str(saved))
+        c.wait("saved image deleted", lambda: subprocess.run(
+            [one_bin("oneimage"), "show", str(saved)], capture_output=True).returncode != 0, 60)
+        self.made.remove(("oneimage", saved))
+        self.lifecycle("resume", "RUNNING")
+        return f"image {saved} SOURCE={doc.findtext('SOURCE')}"
+
     def exec(self) -> str:
         c = self.cloud
         c.run("onevm", "exec", str(self.vmid), "echo hello from $(hostname)")
@@ -359,9 +408,30 @@ class Workflow:
             left.append(f"directory {vm_dir} ({', '.join(sorted(os.listdir(vm_dir)))})")
         links = os.listdir("/sys/class/net")
         left += [f"interface {n}" for n in links if n.startswith(f"one-{self.vmid}-")]
+        left += self._registry_left()
         if left:
             raise StepFailed("left behind: " + "; ".join(left))
-        return "no container, volume, image, directory or veth"
+        return "no container, volume, image copy, directory, veth or registry tag"
+
+    def _registry_left(self) -> list[str]:
+        """Tags still in the private registry for the VM's parked disks or the image."""
+        from onedock import config, names
+
+        cfg = config.load(str(remotes_dir()))
+        scheme = "http" if cfg.registry_insecure else "https"
+        left = []
+        for repo in (names.vm_repo(cfg.prefix, self.vmid),
+                     names.image_repo(cfg.prefix, self.image_id)):
+            try:
+                with urllib.request.urlopen(f"{scheme}://{cfg.registry}/v2/{repo}/tags/list",
+                                            timeout=5) as resp:
+                    tags = json.loads(resp.read()).get("tags") or []
+            except urllib.error.HTTPError as err:
+                if err.code != 404:
+                    raise
+                tags = []
+            left += [f"registry tag {repo}:{tag}" for tag in tags]
+        return left
 
     def _container(self) -> dict:
         proc = subprocess.run(["docker", "inspect", f"one-{self.vmid}"], capture_output=True,
