@@ -222,3 +222,28 @@ def test_purge_leaves_nothing(installed):
                  "/usr/share/doc/onedock"):
         assert _in(installed, "test", "-e", path).returncode == 1, f"{path} left behind"
     assert _in(installed, "python3", "-c", "print(1)").stdout == "1\n"  # Debian's own untouched
+
+
+def test_ci_packages_install_by_name_on_a_bare_debian(base_image):
+    """The README's first command starts with .ci/setup: on a fresh Debian its packages must
+    all come by name (no Recommends), e.g. LXD's bridge needs dnsmasq-base, which lxd only
+    recommends. Run in a bare container, then every command the setup relies on is there."""
+    archives = CACHE / "apt-archives"
+    archives.mkdir(parents=True, exist_ok=True)
+    name = f"onedock-ci-packages-{os.getpid()}"
+    _ok(_run(["docker", "run", "-d", "--name", name, "-v", f"{ROOT / '.ci'}:/ci:ro",
+              "-v", f"{archives}:/var/cache/apt/archives", base_image, "sleep", "900"],
+             TIMEOUT["step"]))
+    try:
+        started = time.monotonic()
+        _ok(_in(name, "bash", "/ci/packages", timeout=TIMEOUT["apt"] * 2))
+        print(f".ci/packages in a bare container: {time.monotonic() - started:.1f} s")
+        for command in ("dockerd", "docker", "docker-registry", "lxd", "lxc", "dnsmasq",
+                        "debootstrap", "ip", "openssl", "git", "vagrant", "dpkg-deb"):
+            assert _in(name, "sh", "-c", f"command -v {command}").returncode == 0, command
+        assert _ok(_in(name, "busybox", "--list")).stdout.split().count("httpd") == 1
+        _ok(_in(name, "python3", "-c", "import ensurepip, venv"))
+        again = _ok(_in(name, "bash", "/ci/packages"))
+        assert "installing" not in again.stdout  # a second run finds everything
+    finally:
+        _run(["docker", "rm", "-f", name], TIMEOUT["step"])
