@@ -452,6 +452,7 @@ VM_CHANGES = {
     "boot-superscript": _set("TEMPLATE/OS/BOOT", "disk\u00b2"),
     "mtu-superscript": _set("TEMPLATE/CONTEXT/ETH0_MTU", "\u00b2"),
     "start_script_base64-garbage": _start_script_base64("$(id)!!"),
+    "disk_type-filesystem": _set("TEMPLATE/DISK/TYPE", "FILESYSTEM"),  # 7.2+ virtiofs
 }
 
 DID = "one-@V@"
