@@ -57,3 +57,18 @@ class Steps:
         took = time.perf_counter() - self.started
         self.out.write(f"==> {self.title}: ready in {took:.1f}s\n")
         return took
+
+
+def make(name: str, one_packages: str = "", provider: str = "docker") -> Backend:
+    """The sandbox backend called `name`: lxd (pylxd) or vagrant (python-vagrant)."""
+    from onedock.errors import OneDockError
+
+    if name == "lxd":
+        from sandbox.lxd import LxdBackend
+
+        return LxdBackend(one_packages=one_packages)
+    if name == "vagrant":
+        from sandbox.vagrant import VagrantBackend
+
+        return VagrantBackend(provider=provider, one_packages=one_packages)
+    raise OneDockError(f"unknown sandbox backend '{name}' (lxd or vagrant)")
