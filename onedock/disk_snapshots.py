@@ -22,8 +22,7 @@ import contextlib
 import json
 
 from onedock import names
-from onedock.engine import Conflict
-from onedock.errors import NotFound, OneDockError
+from onedock.errors import Conflict, NotFound, OneDockError
 from onedock.registry.image import KIND_LABEL
 from onedock.staging import LABEL_SOURCE, Host, snapshot_tag
 

@@ -16,14 +16,10 @@ from collections.abc import Iterator
 from typing import IO
 from urllib.parse import quote, urlencode
 
-from onedock.errors import NotFound, OneDockError
+from onedock.errors import Conflict, NoCpuQuota, NotFound, OneDockError
 from onedock.transport import engine_connection
 
 CONTEXT_ENV_LABEL = "org.opennebula.onedock.ctxenv"
-
-
-class Conflict(OneDockError):
-    """The engine refused because of existing state (name in use, volume in use, ...)."""
 
 
 def registry_auth(username: str, password: str, server: str) -> str:
@@ -85,12 +81,7 @@ class Engine:
             message = json.loads(payload).get("message", "")
         except (ValueError, AttributeError):
             message = payload[:300].decode("utf-8", "replace")
-        text = f"Docker engine of {self.name}: {message.strip() or resp.reason}"
-        if resp.status == 404:
-            raise NotFound(text)
-        if resp.status == 409:
-            raise Conflict(text)
-        raise OneDockError(text)
+        raise _error(resp.status, f"Docker engine of {self.name}: {message.strip() or resp.reason}")
 
     def json(self, method: str, path: str, **kw):
         body = self.request(method, path, **kw).body  # type: ignore[attr-defined]
@@ -336,6 +327,17 @@ class _PullProgress:
 
     def close(self) -> None:
         self._bar.close()
+
+
+def _error(status: int, text: str) -> OneDockError:
+    """The one place an engine answer becomes an exception class."""
+    if status == 404:
+        return NotFound(text)
+    if status == 409:
+        return Conflict(text)
+    if "NanoCPUs" in text and "CFS" in text:  # create and update alike
+        return NoCpuQuota(text)
+    return OneDockError(text)
 
 
 def _read_exactly(reader, size: int) -> bytes:

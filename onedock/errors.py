@@ -18,3 +18,11 @@ class OneDockError(Exception):
 
 class NotFound(OneDockError):
     """The named thing (image, container, volume, manifest) does not exist."""
+
+
+class Conflict(OneDockError):
+    """Refused because of existing state (a name in use, a volume in use, ...)."""
+
+
+class NoCpuQuota(OneDockError):
+    """This kernel has no CPU CFS quota: a container cannot get a CPU cap (NanoCpus)."""

@@ -23,8 +23,8 @@ import subprocess
 
 from onedock import names, registries
 from onedock.config import Config
-from onedock.engine import Conflict, Engine
-from onedock.errors import NotFound, OneDockError
+from onedock.engine import Engine
+from onedock.errors import Conflict, NotFound, OneDockError
 from onedock.registry.image import KIND_LABEL
 
 LABEL_SOURCE = f"{names.LABEL}.source"  # the registry content a volume was made from

@@ -20,7 +20,7 @@ from onedock import names
 from onedock.config import Config
 from onedock.container import LABEL_IPS, LABEL_SPEC, boot_disk, mountpoint, nic_specs, spec
 from onedock.engine import Engine
-from onedock.errors import OneDockError
+from onedock.errors import NoCpuQuota, OneDockError
 from onedock.nic import Helper, as_dict, check_bridges
 from onedock.one.transfer import args, number
 from onedock.one.vm import VM, Disk, Nic
@@ -149,9 +149,7 @@ class Box:
         """Create the container; without a CPU cap where the kernel has no CFS quota."""
         try:
             self.engine.create_container(self.name, body)
-        except OneDockError as exc:
-            if "NanoCPUs can not be set" not in str(exc):
-                raise
+        except NoCpuQuota:
             body["HostConfig"].pop("NanoCpus")
             sys.stderr.write(f"WARN: VM {self.vmid}: this kernel has no CPU CFS quota; "
                              "VCPU is not enforced as a cap, CPU shares still apply\n")
@@ -496,9 +494,7 @@ def resize(cfg: Config, argv: list[str]) -> str:
     resources = {k: host_config[k] for k in ("Memory", "MemorySwap", "NanoCpus", "CpuShares")}
     try:
         box.engine.update(box.name, resources)
-    except OneDockError as exc:
-        if "NanoCPUs" not in str(exc) and "CFS" not in str(exc):
-            raise
+    except NoCpuQuota:
         resources.pop("NanoCpus")  # no CFS quota on this kernel: shares and memory only
         box.engine.update(box.name, resources)
     return ""
