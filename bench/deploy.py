@@ -265,8 +265,8 @@ class Lab(RegistryLab):
         self.stage(vmid)
         xml = vm_xml(vmid, self.source, self.bridge, n, context_disk=-1)
         shim = self.remotes / "vmm" / "onedock" / "deploy"
-        proc = subprocess.run(
-            [sys.executable, "-X", "importtime", str(shim),
+        proc = subprocess.run(  # what the sh launcher execs, under -X importtime
+            [sys.executable, "-X", "importtime", "-I", "-m", "onedock.shim", "driver", str(shim),
              f"/var/lib/one//datastores/0/{vmid}/deployment.0", HOST, str(vmid), HOST],
             input=xml.encode() + b"\n", capture_output=True, env=self.env, cwd="/")
         purge(self.client, vmid)
