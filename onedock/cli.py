@@ -108,7 +108,7 @@ def driver_main(script: str, argv: list[str] | None = None) -> None:
 
 
 def shim_main(argv: list[str]) -> None:
-    """What a remotes launcher runs (`python -I -m onedock.shim ...`, see onedock.remotes):
+    """What a remotes launcher runs (`python -I -m onedock.shim ...`, see onedock.install.remotes):
 
     `driver <script> ARGS...` or `probe <group> <probe> <script> ARGS...`; the script's own
     path says which remotes tree (and so which onedock.conf) the action belongs to.
@@ -164,7 +164,7 @@ def _host_checks(opts) -> None:
 
 def _remotes(opts) -> int:
     try:
-        from onedock import remotes
+        from onedock.install import remotes
 
         for path in remotes.write(opts.dest, opts.python, agent=not opts.no_agent):
             print(path)

@@ -93,7 +93,7 @@ def test_exec_feeds_stdin_and_runs_inside_the_container(harness, env, running, d
 
 
 def test_output_is_cut_to_fit_one_datagram(harness, env, running):
-    from onedock.execution import MAX_OUTPUT
+    from onedock.host.execution import MAX_OUTPUT
 
     assert exec_(harness, env, running, "yes | head -c 1000000").rc == 0
     got = result(harness, env, running)
@@ -117,7 +117,7 @@ def test_one_command_at_a_time_and_cancel(harness, env, running):
 
 
 def test_a_runner_that_dies_reports_error(harness, env, running, tmp_path):
-    from onedock.execution import read_json
+    from onedock.host.execution import read_json
 
     assert exec_(harness, env, running, "sleep 300").rc == 0
     record = read_json(str(tmp_path / "state" / "exec" / str(running) / "running.json"))

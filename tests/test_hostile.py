@@ -1,7 +1,7 @@
 """A hostile-input corpus replayed against every driver action, each case its own test.
 
-Every action named in onedock.remotes.FAMILIES (datastore, tm, vmm) and every probe in
-onedock.remotes.PROBES runs from its remotes shim, as oned's MADs run it, with one hostile
+Every action named in onedock.install.remotes.FAMILIES (datastore, tm, vmm) and every probe in
+onedock.install.remotes.PROBES runs from its remotes shim, as oned's MADs run it, with one hostile
 thing in it: a malformed, exploding or oversized document on stdin, an injection attempt in one
 string that reaches Docker or a registry (deploy ids, host names, host:path arguments, vmids,
 SOURCEs and PATHs, MACs, bridge names, snapshot ids), wrong values in a VM document (NIC IP,
@@ -53,7 +53,7 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from onedock.remotes import FAMILIES, PROBES
+from onedock.install.remotes import FAMILIES, PROBES
 from sandbox.vmdoc import drv, vm_xml
 from tests.conftest import Result, _ids, ds_xml
 from tests.helpers import FRONTEND, HOST, HOST2, SYS, purge

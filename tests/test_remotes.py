@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from onedock import remotes
 from onedock.drivers import datastore, tm, vmm
+from onedock.install import remotes
 
 VENV_BIN = str(Path(sys.executable).parent)
 

@@ -12,8 +12,8 @@ import sys
 from onedock import names, registries
 from onedock.config import Config
 from onedock.errors import OneDockError
+from onedock.host.staging import Host, remove_local
 from onedock.one.transfer import HostPath, args, host_path, number, source, vm_dir, vm_disk
-from onedock.staging import Host, remove_local
 
 TAG = "latest"
 
@@ -246,21 +246,21 @@ def _snapshot_args(cfg: Config, argv: list[str]) -> tuple[Host, int, int, int]:
 
 
 def snap_create(cfg: Config, argv: list[str]) -> str:
-    from onedock import disk_snapshots
+    from onedock.host import disk_snapshots
 
     disk_snapshots.create(*_snapshot_args(cfg, argv))
     return ""
 
 
 def snap_revert(cfg: Config, argv: list[str]) -> str:
-    from onedock import disk_snapshots
+    from onedock.host import disk_snapshots
 
     disk_snapshots.revert(*_snapshot_args(cfg, argv))
     return ""
 
 
 def snap_delete(cfg: Config, argv: list[str]) -> str:
-    from onedock import disk_snapshots
+    from onedock.host import disk_snapshots
 
     disk_snapshots.delete(*_snapshot_args(cfg, argv))
     return ""

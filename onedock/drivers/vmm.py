@@ -1,29 +1,22 @@
-"""VM_MAD=onedock: the VM lifecycle as container operations, run on the host by one_vmm_exec.
+"""VM_MAD=onedock: each VMM action oned runs on the host, as a few lines over VmContainer.
 
-The container `one-<vmid>` is the VM. It outlives a poweroff (like a VM's disks do), so its
-writable layer survives shutdown and resume; save, migrate and snapshots commit that layer
-into images, so it survives those too (processes restart: there is no CRIU checkpoint).
+An action parses oned's argv and stdin once (onedock.one), calls one method of the VM's
+container (onedock.host.vm_container) and prints what oned reads. Where argv and stdin are
+(digest §4.4): `deploy` gets the deployment file on stdin, the others VMM_DRIVER_ACTION_DATA or
+nothing; every action reads all of stdin, as one_vmm_exec writes all of it first.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import re
 import sys
-import tarfile
-import time
 
-from onedock import names
 from onedock.config import Config
-from onedock.container import LABEL_IPS, LABEL_SPEC, boot_disk, mountpoint, nic_specs, spec
-from onedock.engine import Engine
-from onedock.errors import NoCpuQuota, OneDockError
-from onedock.nic import Helper, as_dict, check_bridges
+from onedock.errors import OneDockError
+from onedock.host.vm_container import VmContainer
 from onedock.one.transfer import args, number
-from onedock.one.vm import VM, Disk, Nic
+from onedock.one.vm import VM
 from onedock.one.vmm import vm_from_stdin
 
 _DEPLOY_ID = re.compile(r"one-([0-9]{1,9})")
@@ -40,194 +33,25 @@ def _stdin() -> bytes:
     return sys.stdin.buffer.read()
 
 
-class Box:
-    """The VM's container on this host."""
+def _container(cfg: Config, argv: list[str], count: int, usage: str
+               ) -> tuple[VmContainer, list[str]]:
+    """The container the action's first argument (the deploy id) names, and the argv."""
+    given = args(argv, count, usage)
+    return VmContainer(cfg, _deploy_id(given[0])), given
 
-    def __init__(self, cfg: Config, vmid: int, engine: Engine | None = None,
-                 host: str = ""):
-        self.cfg = cfg
-        self.vmid = vmid
-        self.name = names.container(vmid)
-        self.helper_argv, self.helper_local = list(cfg.nic_helper), True
-        if host:  # another host's container: its NICs are that host's business
-            url = cfg.engine_url(host)
-            if url.startswith("ssh://"):
-                target = url[len("ssh://"):].split("/")[0]
-                self.helper_argv = ["ssh", "-o", "BatchMode=yes", "--", target,
-                                    *cfg.nic_helper]
-                self.helper_local = False
-            elif not url.startswith("unix://"):
-                raise OneDockError(f"cannot plumb NICs on {host} through {url}",
-                                   hint="reach hosts' engines with ssh:// (docker_url)")
-        # stop/restart wait up to shutdown_timeout inside the engine: outlast it
-        slow = max(cfg.timeout, cfg.shutdown_timeout + 30)
-        self.engine = engine or Engine(cfg.local_docker, slow, "this host")
 
-    def inspect(self) -> dict | None:
-        return self.engine.container_inspect(self.name)
+def _snapshot_tag(snap: str) -> str:
+    if not re.fullmatch(r"(?:snap-)?[0-9]{1,6}", snap):
+        raise OneDockError(f"'{snap[:40]}' is not an onedock snapshot id")
+    return snap if snap.startswith("snap-") else f"snap-{snap}"
 
-    def pid(self) -> int:
-        info = self.inspect()
-        state = (info or {}).get("State") or {}
-        if not state.get("Running"):
-            raise OneDockError(f"VM {self.vmid}: container {self.name} is not running")
-        return int(state["Pid"])
 
-    def plumb(self, vm: VM, nics: list[Nic] | None = None, helper: Helper | None = None) -> None:
-        specs = nic_specs(vm, nics)
-        request = {"op": "attach", "pid": self.pid(), "nics": [as_dict(s) for s in specs]}
-        if helper is not None:
-            helper.call(request if specs else {})
-        elif specs:
-            self.privileged(request)
-
-    def privileged(self, request: dict) -> dict:
-        """One request to the root helper of the host this container runs on."""
-        return Helper(self.helper_argv, self.helper_local).call(request)
-
-    def remount(self, vm: VM) -> None:
-        """Hot-attached disks again: Docker only re-creates the mounts it knows of."""
-        known = {m.get("Name") for m in (self.inspect() or {}).get("Mounts") or []}
-        boot = boot_disk(vm).disk_id
-        for disk in vm.disks:
-            volume = names.volume(self.vmid, disk.disk_id)
-            if disk.disk_id == boot or volume in known:
-                continue
-            if self.engine.volume_inspect(volume) is not None:
-                self.privileged({"op": "mount", "pid": self.pid(), "volume": volume,
-                                 "target": mountpoint(disk)})
-
-    def image_volumes(self, body: dict, image: dict) -> None:
-        """Named, labelled volumes where the image declares VOLUMEs (databases keep data there).
-
-        Anonymous volumes would vanish whenever the container is rebuilt (save, resume after a
-        template change, snapshot revert); these stay until the VM is deleted.
-        """
-        import hashlib
-
-        taken = {m["Target"] for m in body["HostConfig"]["Mounts"]}
-        for path in sorted((image.get("Config") or {}).get("Volumes") or {}):
-            if path in taken:
-                continue
-            tag = hashlib.sha256(path.encode()).hexdigest()[:10]
-            body["HostConfig"]["Mounts"].append({
-                "Type": "volume", "Source": f"{self.name}-vol-{tag}", "Target": path,
-                "VolumeOptions": {"Labels": {names.LABEL_VMID: str(self.vmid),
-                                             names.LABEL_ROLE: "image-volume"}}})
-
-    def check_ready(self, vm: VM, body: dict) -> dict:
-        """Everything the container needs is on this host: staged disks, bridges, free IPs."""
-        image = self.engine.image_inspect(body["Image"])
-        if image is None:
-            raise OneDockError(
-                f"VM {vm.id}: its boot disk is not staged on {self.engine.name} "
-                f"({body['Image']} missing)",
-                hint="the onedock TM must clone the image first (is the disk's TM_MAD onedock?)",
-            )
-        for mount in body["HostConfig"]["Mounts"]:
-            if self.engine.volume_inspect(mount["Source"]) is None:
-                raise OneDockError(
-                    f"VM {vm.id}: volume {mount['Source']} is not on {self.engine.name}",
-                    hint="the onedock TM must create it first (mkimage, context or clone)",
-                )
-        if self.helper_local:  # a remote host's helper reports its own missing bridges
-            check_bridges(sorted({n.bridge for n in vm.nics}))
-        mine = {n.ip for n in vm.nics if n.ip}
-        if mine:
-            for other in self.engine.containers([LABEL_IPS], all_=False):
-                if other.get("Names", [""])[0].lstrip("/") == self.name:
-                    continue
-                taken = set((other.get("Labels") or {}).get(LABEL_IPS, "").split(","))
-                if mine & taken:
-                    raise OneDockError(
-                        f"VM {vm.id}: IP {', '.join(sorted(mine & taken))} is already used by "
-                        f"{other['Names'][0].lstrip('/')} on this host"
-                    )
-        return image
-
-    def create(self, body: dict) -> None:
-        """Create the container; without a CPU cap where the kernel has no CFS quota."""
-        try:
-            self.engine.create_container(self.name, body)
-        except NoCpuQuota:
-            body["HostConfig"].pop("NanoCpus")
-            sys.stderr.write(f"WARN: VM {self.vmid}: this kernel has no CPU CFS quota; "
-                             "VCPU is not enforced as a cap, CPU shares still apply\n")
-            self.engine.create_container(self.name, body)
-
-    def keep_layer(self, disk_id: int) -> None:
-        """Commit the container's writable layer onto its boot disk tag, then drop it."""
-        self.engine.commit(self.name, names.disk_repo(self.vmid), names.disk_tag(disk_id))
-        self.engine.remove_container(self.name, force=True, volumes=True)
-
-    def run(self, vm: VM) -> str:
-        """Create (or reuse) and start the container, then plumb NICs and apply context."""
-        body = spec(vm, self.cfg)
-        existing = self.inspect()
-        if existing is not None:
-            labels = (existing.get("Config") or {}).get("Labels") or {}
-            if labels.get(LABEL_SPEC) != body["Labels"][LABEL_SPEC]:
-                # the template changed while powered off: keep the disk, rebuild the container
-                if (existing.get("State") or {}).get("Running"):
-                    self.engine.stop(self.name, self.cfg.shutdown_timeout)
-                self.keep_layer(int(labels.get(names.LABEL_DISK, boot_disk(vm).disk_id)))
-                existing = None
-        image = self.check_ready(vm, body)
-        self.image_volumes(body, image)
-        helper = Helper(self.helper_argv, self.helper_local) if vm.nics else None
-        created = False
-        try:
-            if existing is None:
-                self.create(body)
-                created = True
-            self.put_ssh_key(vm)
-            self.engine.start(self.name)
-            self.plumb(vm, helper=helper)
-            helper = None
-            self.start_script(vm)
-        except BaseException:
-            with contextlib.suppress(Exception):  # the first error is the one to report
-                if helper is not None:
-                    helper.close()
-                if created:
-                    self.engine.remove_container(self.name, force=True)
-                elif existing is not None:
-                    self.engine.kill(self.name)
-            raise
-        return self.name
-
-    def apply_context(self, vm: VM) -> None:
-        self.put_ssh_key(vm)
-        self.start_script(vm)
-
-    def put_ssh_key(self, vm: VM) -> None:
-        """Works on a created container too, so deploy does it before the start."""
-        key = vm.context.get("SSH_PUBLIC_KEY", "")
-        if key:
-            data = (key.strip() + "\n").encode()
-            buf = io.BytesIO()
-            with tarfile.open(fileobj=buf, mode="w") as tar:
-                for path in ("root", "root/.ssh"):
-                    info = tarfile.TarInfo(path)
-                    info.type, info.mode = tarfile.DIRTYPE, 0o700
-                    tar.addfile(info)
-                info = tarfile.TarInfo("root/.ssh/authorized_keys")
-                info.size, info.mode = len(data), 0o600
-                tar.addfile(info, io.BytesIO(data))
-            self.engine.put_archive(self.name, "/", buf.getvalue())
-
-    def start_script(self, vm: VM) -> None:
-        script = vm.context.get("START_SCRIPT", "")
-        if not script and vm.context.get("START_SCRIPT_BASE64"):
-            import base64
-
-            try:
-                script = base64.b64decode(vm.context["START_SCRIPT_BASE64"],
-                                          validate=True).decode()
-            except ValueError as exc:  # binascii.Error and UnicodeDecodeError alike
-                raise OneDockError("CONTEXT/START_SCRIPT_BASE64 is not valid base64") from exc
-        if script:
-            self.engine.exec_detached(self.name, ["/bin/sh", "-c", script])
+def _attached(vm: VM, kind: str):
+    items = vm.disks if kind == "disk" else vm.nics
+    found = [i for i in items if i.attrs.get("ATTACH", "").upper() == "YES"]
+    if not found:
+        raise OneDockError(f"VM {vm.id}: no {kind.upper()} with ATTACH=YES in the action data")
+    return found[0]
 
 
 # -- actions ----------------------------------------------------------------------------------
@@ -239,7 +63,7 @@ def deploy(cfg: Config, argv: list[str]) -> str:
     if vm.id != number(vmid, "vmid"):
         raise OneDockError(f"deployment file is for VM {vm.id}, not {vmid}")
     _refuse_filesystem_disks(vm)
-    deploy_id = Box(cfg, vm.id).run(vm)
+    deploy_id = VmContainer(cfg, vm.id).run(vm)
     _mark_datastore(os.path.dirname(os.path.dirname(dfile)))
     return deploy_id
 
@@ -270,62 +94,34 @@ def _mark_datastore(ds_dir: str) -> None:
 
 
 def shutdown(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = args(argv, 4, "deploy_id host vmid host")
+    box, _ = _container(cfg, argv, 4, "deploy_id host vmid host")
     _stdin()
-    box = Box(cfg, _deploy_id(deploy_id))
-    if box.inspect() is not None:
-        box.engine.stop(box.name, cfg.shutdown_timeout)
+    box.stop()
     return ""
 
 
 def cancel(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = args(argv, 4, "deploy_id host vmid host")
+    box, _ = _container(cfg, argv, 4, "deploy_id host vmid host")
     _stdin()
-    box = Box(cfg, _deploy_id(deploy_id))
-    if box.inspect() is not None:
-        box.engine.kill(box.name)
+    box.kill()
     return ""
 
 
 def reboot(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = args(argv, 4, "deploy_id host vmid host")
-    vm = vm_from_stdin(_stdin())
-    box = Box(cfg, _deploy_id(deploy_id))
-    box.engine.restart(box.name, cfg.shutdown_timeout)
-    box.plumb(vm)  # a restart gives the container fresh network and mount namespaces
-    box.remount(vm)
+    box, _ = _container(cfg, argv, 4, "deploy_id host vmid host")
+    box.reboot(vm_from_stdin(_stdin()))
     return ""
 
 
 def reset(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = args(argv, 4, "deploy_id host vmid host")
-    vm = vm_from_stdin(_stdin())
-    box = Box(cfg, _deploy_id(deploy_id))
-    box.engine.kill(box.name)
-    box.engine.start(box.name)
-    box.plumb(vm)
-    box.remount(vm)
+    box, _ = _container(cfg, argv, 4, "deploy_id host vmid host")
+    box.reset(vm_from_stdin(_stdin()))
     return ""
 
 
 def save(cfg: Config, argv: list[str]) -> str:
-    deploy_id, checkpoint, *_ = args(argv, 5, "deploy_id checkpoint host vmid host")
-    vm = vm_from_stdin(_stdin())
-    box = Box(cfg, _deploy_id(deploy_id))
-    info = box.inspect()
-    if info is not None:
-        if (info.get("State") or {}).get("Running"):
-            box.engine.stop(box.name, cfg.shutdown_timeout)
-        box.keep_layer(boot_disk(vm).disk_id)
-    elif box.engine.image_inspect(
-        f"{names.disk_repo(box.vmid)}:{names.disk_tag(boot_disk(vm).disk_id)}"
-    ) is None:
-        raise OneDockError(f"VM {box.vmid} has neither a container nor a disk on this host")
-    if checkpoint:
-        os.makedirs(os.path.dirname(checkpoint), exist_ok=True)
-        with open(checkpoint, "w") as out:
-            json.dump({"vmid": box.vmid, "saved": int(time.time()),
-                       "disk": boot_disk(vm).disk_id}, out)
+    box, (_, checkpoint, *_) = _container(cfg, argv, 5, "deploy_id checkpoint host vmid host")
+    box.save(vm_from_stdin(_stdin()), checkpoint)
     return ""
 
 
@@ -334,100 +130,47 @@ def restore(cfg: Config, argv: list[str]) -> str:
     vm = vm_from_stdin(_stdin())
     if _deploy_id(deploy_id) != vm.id:
         raise OneDockError(f"deploy id {deploy_id} does not belong to VM {vm.id}")
-    Box(cfg, vm.id).run(vm)
+    VmContainer(cfg, vm.id).run(vm)
     return ""
 
 
 def migrate(cfg: Config, argv: list[str]) -> str:
-    """Cold migration: commit here, carry every disk through the registry, start over there."""
-    deploy_id, dst, src, _, _ = args(argv, 5, "deploy_id dst_host src_host vmid host")
-    vm = vm_from_stdin(_stdin())
     from onedock.one.transfer import hostname
-    from onedock.staging import Host
 
-    hostname(dst, "destination host")
-    box = Box(cfg, _deploy_id(deploy_id))
-    info = box.inspect()
-    if info is None:
-        raise OneDockError(f"VM {box.vmid} has no container on this host")
-    was_running = bool((info.get("State") or {}).get("Running"))
-    if was_running:
-        box.engine.stop(box.name, cfg.shutdown_timeout)
-    here = Host(cfg, src)
-    here.engine = box.engine
-    there = Host(cfg, dst)
-    repo = names.vm_repo(cfg.prefix, box.vmid)
-    try:
-        disks = [d.disk_id for d in vm.disks]
-        if vm.context_disk >= 0 and vm.context_disk not in disks:
-            disks.append(vm.context_disk)
-        for disk_id in disks:
-            if here.park(box.vmid, disk_id, repo, names.disk_tag(disk_id)):
-                there.stage(repo, names.disk_tag(disk_id), box.vmid, disk_id, "moved")
-        Box(cfg, box.vmid, there.engine, host=dst).run(vm)
-    except BaseException:
-        if was_running:
-            box.engine.start(box.name)
-            box.plumb(vm)
-        raise
-    here.remove_vm(box.vmid)
+    box, (_, dst, src, *_) = _container(cfg, argv, 5, "deploy_id dst_host src_host vmid host")
+    vm = vm_from_stdin(_stdin())
+    box.migrate(vm, src, hostname(dst, "destination host"))
     return ""
 
 
-def _attached(vm: VM, kind: str):
-    items = vm.disks if kind == "disk" else vm.nics
-    found = [i for i in items if i.attrs.get("ATTACH", "").upper() == "YES"]
-    if not found:
-        raise OneDockError(f"VM {vm.id}: no {kind.upper()} with ATTACH=YES in the action data")
-    return found[0]
-
-
 def attach_disk(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = args(argv, 7, "deploy_id path target index drv vmid host")
-    vm = vm_from_stdin(_stdin())
-    box = Box(cfg, _deploy_id(deploy_id))
-    disk: Disk = _attached(vm, "disk")
-    volume = names.volume(box.vmid, disk.disk_id)
-    if box.engine.volume_inspect(volume) is None:
-        raise OneDockError(
-            f"disk {disk.disk_id} is not a volume on this host",
-            hint="only datablock, volatile and context disks can be hot-attached to a container",
-        )
-    box.privileged({"op": "mount", "pid": box.pid(), "volume": volume,
-                    "target": mountpoint(disk)})
+    box, _ = _container(cfg, argv, 7, "deploy_id path target index drv vmid host")
+    box.attach_disk(_attached(vm_from_stdin(_stdin()), "disk"))
     return ""
 
 
 def detach_disk(cfg: Config, argv: list[str]) -> str:
-    deploy_id, _, target, *_ = args(argv, 6, "deploy_id path target index vmid host")
+    box, (_, _, target, *_) = _container(cfg, argv, 6, "deploy_id path target index vmid host")
     vm = vm_from_stdin(_stdin())
-    box = Box(cfg, _deploy_id(deploy_id))
-    disks = [d for d in vm.disks if d.target == target] or [_attached(vm, "disk")]
-    volume = names.volume(box.vmid, disks[0].disk_id)
-    mounts = ((box.inspect() or {}).get("Mounts")) or []
-    if any(m.get("Name") == volume for m in mounts):
-        raise OneDockError(
-            f"disk {disks[0].disk_id} was attached when the VM was deployed and stays in use "
-            "by its container", hint="power the VM off to detach it")
-    box.privileged({"op": "unmount", "pid": box.pid(), "target": mountpoint(disks[0])})
+    box.detach_disk(([d for d in vm.disks if d.target == target] or [_attached(vm, "disk")])[0])
     return ""
 
 
 def attach_nic(cfg: Config, argv: list[str]) -> str:
-    deploy_id, mac, *_ = args(argv, 8, "deploy_id mac bridge model vn_mad target vmid host")
+    box, (_, mac, *_) = _container(cfg, argv, 8,
+                                   "deploy_id mac bridge model vn_mad target vmid host")
     vm = vm_from_stdin(_stdin())
-    nic: Nic = _attached(vm, "nic")
+    nic = _attached(vm, "nic")
     if nic.mac.lower() != mac.lower():
         raise OneDockError(f"MAC {mac} does not match the attached NIC ({nic.mac})")
-    Box(cfg, _deploy_id(deploy_id)).plumb(vm, [nic])
+    box.attach_nic(vm, nic)
     return ""
 
 
 def detach_nic(cfg: Config, argv: list[str]) -> str:
-    deploy_id, mac, *_ = args(argv, 4, "deploy_id mac vmid host")
+    box, (_, mac, *_) = _container(cfg, argv, 4, "deploy_id mac vmid host")
     _stdin()
-    box = Box(cfg, _deploy_id(deploy_id))
-    box.privileged({"op": "detach", "pid": box.pid(), "mac": mac.lower()})
+    box.detach_nic(mac)
     return ""
 
 
@@ -439,64 +182,33 @@ def prereconfigure(cfg: Config, argv: list[str]) -> str:
 
 
 def reconfigure(cfg: Config, argv: list[str]) -> str:
-    """The new context.sh is already visible at /run/one-context (the volume is shared)."""
-    deploy_id, *_ = args(argv, 5, "deploy_id context_target path vmid host")
-    vm = vm_from_stdin(_stdin())
-    box = Box(cfg, _deploy_id(deploy_id))
-    box.pid()  # fails clearly when the VM is not running here
-    box.apply_context(vm)
+    box, _ = _container(cfg, argv, 5, "deploy_id context_target path vmid host")
+    box.reconfigure(vm_from_stdin(_stdin()))
     return ""
 
 
-def _snapshot_tag(snap: str) -> str:
-    if not re.fullmatch(r"(?:snap-)?[0-9]{1,6}", snap):
-        raise OneDockError(f"'{snap[:40]}' is not an onedock snapshot id")
-    return snap if snap.startswith("snap-") else f"snap-{snap}"
-
-
 def snapshot_create(cfg: Config, argv: list[str]) -> str:
-    deploy_id, snap_id, *_ = args(argv, 4, "deploy_id snapshot_id vmid host")
+    box, (_, snap, *_) = _container(cfg, argv, 4, "deploy_id snapshot_id vmid host")
     _stdin()
-    box = Box(cfg, _deploy_id(deploy_id))
-    tag = _snapshot_tag(snap_id)
-    box.engine.commit(box.name, names.disk_repo(box.vmid), tag)
-    return tag
+    return box.snapshot_create(_snapshot_tag(snap))
 
 
 def snapshot_revert(cfg: Config, argv: list[str]) -> str:
-    deploy_id, snap, *_ = args(argv, 4, "deploy_id hypervisor_snapshot vmid host")
-    vm = vm_from_stdin(_stdin())
-    box = Box(cfg, _deploy_id(deploy_id))
-    source = f"{names.disk_repo(box.vmid)}:{_snapshot_tag(snap)}"
-    if box.engine.image_inspect(source) is None:
-        raise OneDockError(f"snapshot {snap} of VM {box.vmid} does not exist on this host")
-    boot = boot_disk(vm).disk_id
-    if box.inspect() is not None:
-        box.engine.remove_container(box.name, force=True)
-    box.engine.tag(source, names.disk_repo(box.vmid), names.disk_tag(boot))
-    box.run(vm)
+    box, (_, snap, *_) = _container(cfg, argv, 4, "deploy_id hypervisor_snapshot vmid host")
+    box.snapshot_revert(vm_from_stdin(_stdin()), _snapshot_tag(snap))
     return ""
 
 
 def snapshot_delete(cfg: Config, argv: list[str]) -> str:
-    deploy_id, snap, *_ = args(argv, 4, "deploy_id hypervisor_snapshot vmid host")
+    box, (_, snap, *_) = _container(cfg, argv, 4, "deploy_id hypervisor_snapshot vmid host")
     _stdin()
-    box = Box(cfg, _deploy_id(deploy_id))
-    box.engine.remove_image(f"{names.disk_repo(box.vmid)}:{_snapshot_tag(snap)}")
+    box.snapshot_delete(_snapshot_tag(snap))
     return ""
 
 
 def resize(cfg: Config, argv: list[str]) -> str:
-    deploy_id, *_ = args(argv, 3, "deploy_id vmid host")
-    vm = vm_from_stdin(_stdin())
-    box = Box(cfg, _deploy_id(deploy_id))
-    host_config = spec(vm, cfg)["HostConfig"]
-    resources = {k: host_config[k] for k in ("Memory", "MemorySwap", "NanoCpus", "CpuShares")}
-    try:
-        box.engine.update(box.name, resources)
-    except NoCpuQuota:
-        resources.pop("NanoCpus")  # no CFS quota on this kernel: shares and memory only
-        box.engine.update(box.name, resources)
+    box, _ = _container(cfg, argv, 3, "deploy_id vmid host")
+    box.resize(vm_from_stdin(_stdin()))
     return ""
 
 
@@ -524,7 +236,7 @@ def exec_cancel(cfg: Config, argv: list[str]) -> str:
 
 
 def execution(cfg: Config, vmid: int):
-    from onedock.execution import Execution
+    from onedock.host.execution import Execution
 
     return Execution(cfg.state_dir, cfg.local_docker, vmid, cfg.timeout)
 

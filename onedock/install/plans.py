@@ -8,9 +8,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 
-from onedock import remotes as remotes_tree
 from onedock.errors import OneDockError
 from onedock.install import onedconf
+from onedock.install import remotes as remotes_tree
 from onedock.install.changes import Change, read
 from onedock.install.layout import Layout
 

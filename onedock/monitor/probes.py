@@ -311,8 +311,8 @@ def vm_state(probe: Probe) -> str:
 
 
 def vm_execution(probe: Probe) -> str:
-    """7.2+: one EXEC_VM line per finished `onevm exec`, each sent once (onedock.execution)."""
-    from onedock import execution
+    """7.2+: one EXEC_VM line per finished `onevm exec`, each sent once (onedock.host.execution)."""
+    from onedock.host import execution
 
     execution.reap(probe.cfg.state_dir)
     results = execution.unreported(probe.cfg.state_dir)

@@ -23,8 +23,8 @@ import json
 
 from onedock import names
 from onedock.errors import Conflict, NotFound, OneDockError
+from onedock.host.staging import LABEL_SOURCE, Host, snapshot_tag
 from onedock.registry.image import KIND_LABEL
-from onedock.staging import LABEL_SOURCE, Host, snapshot_tag
 
 
 def _box(host: Host, vmid: int) -> dict | None:
@@ -103,11 +103,12 @@ def _revert_volume(host: Host, vmid: int, disk_id: int, ref: str, labels: dict,
                    box: dict | None) -> None:
     """Remake the volume from the snapshot; the container that mounts it goes first."""
     if box is not None:
-        from onedock.drivers.vmm import Box
+        from onedock.host.vm_container import VmContainer
 
         boot = int(((box.get("Config") or {}).get("Labels") or {}).get(names.LABEL_DISK, -1))
         if boot >= 0:
-            Box(host.cfg, vmid, host.engine).keep_layer(boot)  # the root disk stays as it is
+            # the root disk stays as it is
+            VmContainer(host.cfg, vmid, host.engine).keep_layer(boot)
         else:
             raise OneDockError(f"container {names.container(vmid)} on {host.name} is not "
                                "onedock's: it has no boot disk label")

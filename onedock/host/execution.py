@@ -13,7 +13,7 @@ meet in files under `<state_dir>/exec/<vmid>/`:
   (stdout/stderr base64, as oned stores them in QEMU_GA_EXEC)
 - `reported`: the probe's mark that it sent result.json once; a new exec clears the directory.
 
-The runner is a detached process (`python -m onedock.execution <dir> <engine>`): the VMM action
+The runner is a detached process (`python -m onedock.host.execution <dir> <engine>`): the VMM action
 must answer at once (oned only learns "started"), and plain ssh returns only when every process
 holding its session's descriptors is gone, so the runner holds none of them.
 """
@@ -131,7 +131,7 @@ def _alive(pid: int) -> bool:
     """Is pid a runner of ours? A reused pid after a reboot runs something else."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return b"onedock.execution" in handle.read()
+            return b"onedock.host.execution" in handle.read()
     except OSError:
         return False
 
@@ -182,7 +182,7 @@ class Execution:
         import subprocess
 
         runner = subprocess.Popen(
-            [sys.executable, "-I", "-m", "onedock.execution", self.dir, self.docker_url],
+            [sys.executable, "-I", "-m", "onedock.host.execution", self.dir, self.docker_url],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, close_fds=True)
         write_json(os.path.join(self.dir, RUNNING),

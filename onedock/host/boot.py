@@ -1,0 +1,117 @@
+"""How a VM's container is first made on a host: checks that everything it needs is staged,
+the image's own VOLUMEs as named volumes, the create itself, and the context that lands in a
+container (SSH key, START_SCRIPT). The container's life after that is host/vm_container.py.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import tarfile
+from typing import TYPE_CHECKING
+
+from onedock import names
+from onedock.errors import NoCpuQuota, OneDockError
+from onedock.host.spec import LABEL_IPS
+from onedock.nic import check_bridges
+from onedock.one.vm import VM
+
+if TYPE_CHECKING:
+    from onedock.host.vm_container import VmContainer
+
+
+def check_ready(box: VmContainer, vm: VM, body: dict) -> dict:
+    """Everything the container needs is on this host: staged disks, bridges, free IPs."""
+    image = box.engine.image_inspect(body["Image"])
+    if image is None:
+        raise OneDockError(
+            f"VM {vm.id}: its boot disk is not staged on {box.engine.name} "
+            f"({body['Image']} missing)",
+            hint="the onedock TM must clone the image first (is the disk's TM_MAD onedock?)",
+        )
+    for mount in body["HostConfig"]["Mounts"]:
+        if box.engine.volume_inspect(mount["Source"]) is None:
+            raise OneDockError(
+                f"VM {vm.id}: volume {mount['Source']} is not on {box.engine.name}",
+                hint="the onedock TM must create it first (mkimage, context or clone)",
+            )
+    if box.helper_local:  # a remote host's helper reports its own missing bridges
+        check_bridges(sorted({n.bridge for n in vm.nics}))
+    mine = {n.ip for n in vm.nics if n.ip}
+    if mine:
+        for other in box.engine.containers([LABEL_IPS], all_=False):
+            if other.get("Names", [""])[0].lstrip("/") == box.name:
+                continue
+            taken = set((other.get("Labels") or {}).get(LABEL_IPS, "").split(","))
+            if mine & taken:
+                raise OneDockError(
+                    f"VM {vm.id}: IP {', '.join(sorted(mine & taken))} is already used by "
+                    f"{other['Names'][0].lstrip('/')} on this host"
+                )
+    return image
+
+
+def image_volumes(box: VmContainer, body: dict, image: dict) -> None:
+    """Named, labelled volumes where the image declares VOLUMEs (databases keep data there).
+
+    Anonymous volumes would vanish whenever the container is rebuilt (save, resume after a
+    template change, snapshot revert); these stay until the VM is deleted.
+    """
+    import hashlib
+
+    taken = {m["Target"] for m in body["HostConfig"]["Mounts"]}
+    for path in sorted((image.get("Config") or {}).get("Volumes") or {}):
+        if path in taken:
+            continue
+        tag = hashlib.sha256(path.encode()).hexdigest()[:10]
+        body["HostConfig"]["Mounts"].append({
+            "Type": "volume", "Source": f"{box.name}-vol-{tag}", "Target": path,
+            "VolumeOptions": {"Labels": {names.LABEL_VMID: str(box.vmid),
+                                         names.LABEL_ROLE: "image-volume"}}})
+
+
+def create(box: VmContainer, body: dict) -> None:
+    """Create the container; without a CPU cap where the kernel has no CFS quota."""
+    try:
+        box.engine.create_container(box.name, body)
+    except NoCpuQuota:
+        body["HostConfig"].pop("NanoCpus")
+        sys.stderr.write(f"WARN: VM {box.vmid}: this kernel has no CPU CFS quota; "
+                         "VCPU is not enforced as a cap, CPU shares still apply\n")
+        box.engine.create_container(box.name, body)
+
+
+def apply_context(box: VmContainer, vm: VM) -> None:
+    put_ssh_key(box, vm)
+    start_script(box, vm)
+
+
+def put_ssh_key(box: VmContainer, vm: VM) -> None:
+    """Works on a created container too, so deploy does it before the start."""
+    key = vm.context.get("SSH_PUBLIC_KEY", "")
+    if key:
+        data = (key.strip() + "\n").encode()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for path in ("root", "root/.ssh"):
+                info = tarfile.TarInfo(path)
+                info.type, info.mode = tarfile.DIRTYPE, 0o700
+                tar.addfile(info)
+            info = tarfile.TarInfo("root/.ssh/authorized_keys")
+            info.size, info.mode = len(data), 0o600
+            tar.addfile(info, io.BytesIO(data))
+        box.engine.put_archive(box.name, "/", buf.getvalue())
+
+
+def start_script(box: VmContainer, vm: VM) -> None:
+    script = vm.context.get("START_SCRIPT", "")
+    if not script and vm.context.get("START_SCRIPT_BASE64"):
+        import base64
+
+        try:
+            script = base64.b64decode(vm.context["START_SCRIPT_BASE64"],
+                                      validate=True).decode()
+        except ValueError as exc:  # binascii.Error and UnicodeDecodeError alike
+            raise OneDockError("CONTEXT/START_SCRIPT_BASE64 is not valid base64") from exc
+    if script:
+        box.engine.exec_detached(box.name, ["/bin/sh", "-c", script])

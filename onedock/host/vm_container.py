@@ -1,0 +1,253 @@
+"""The VM's container on a host, `one-<vmid>`: the domain object the VMM actions call.
+
+It owns the container's lifecycle and its rollback, as OpenNebula's LXC driver's `Container`
+does: each public method is one VMM operation, safe to retry, and leaves the container as it
+found it when it fails half-way. The container outlives a poweroff (like a VM's disks do), so
+its writable layer survives shutdown and resume; save, migrate and snapshots commit that layer
+into images, so it survives those too (processes restart: there is no CRIU checkpoint).
+How a container is first made (its spec, staged disks, context) is in host/boot.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+
+from onedock import names
+from onedock.config import Config
+from onedock.engine import Engine
+from onedock.errors import NoCpuQuota, OneDockError
+from onedock.host import boot
+from onedock.host.spec import LABEL_SPEC, boot_disk, mountpoint, nic_specs, spec
+from onedock.nic import Helper, as_dict
+from onedock.one.vm import VM, Disk, Nic
+
+
+class VmContainer:
+    def __init__(self, cfg: Config, vmid: int, engine: Engine | None = None, host: str = ""):
+        self.cfg = cfg
+        self.vmid = vmid
+        self.name = names.container(vmid)
+        self.helper_argv, self.helper_local = list(cfg.nic_helper), True
+        if host:  # another host's container: its NICs are that host's business
+            url = cfg.engine_url(host)
+            if url.startswith("ssh://"):
+                target = url[len("ssh://"):].split("/")[0]
+                self.helper_argv = ["ssh", "-o", "BatchMode=yes", "--", target,
+                                    *cfg.nic_helper]
+                self.helper_local = False
+            elif not url.startswith("unix://"):
+                raise OneDockError(f"cannot plumb NICs on {host} through {url}",
+                                   hint="reach hosts' engines with ssh:// (docker_url)")
+        # stop/restart wait up to shutdown_timeout inside the engine: outlast it
+        slow = max(cfg.timeout, cfg.shutdown_timeout + 30)
+        self.engine = engine or Engine(cfg.local_docker, slow, "this host")
+
+    # -- what the container is ------------------------------------------------------------
+
+    def inspect(self) -> dict | None:
+        return self.engine.container_inspect(self.name)
+
+    def running(self) -> bool:
+        return bool(((self.inspect() or {}).get("State") or {}).get("Running"))
+
+    def pid(self) -> int:
+        state = (self.inspect() or {}).get("State") or {}
+        if not state.get("Running"):
+            raise OneDockError(f"VM {self.vmid}: container {self.name} is not running")
+        return int(state["Pid"])
+
+    def _disk_ref(self, disk_id: int) -> str:
+        return f"{names.disk_repo(self.vmid)}:{names.disk_tag(disk_id)}"
+
+    # -- deploy, and the container's life -------------------------------------------------
+
+    def run(self, vm: VM) -> str:
+        """Create (or reuse) and start the container, then plumb NICs and apply context."""
+        body = spec(vm, self.cfg)
+        existing = self.inspect()
+        if existing is not None:
+            labels = (existing.get("Config") or {}).get("Labels") or {}
+            if labels.get(LABEL_SPEC) != body["Labels"][LABEL_SPEC]:
+                # the template changed while powered off: keep the disk, rebuild the container
+                if (existing.get("State") or {}).get("Running"):
+                    self.engine.stop(self.name, self.cfg.shutdown_timeout)
+                self.keep_layer(int(labels.get(names.LABEL_DISK, boot_disk(vm).disk_id)))
+                existing = None
+        image = boot.check_ready(self, vm, body)
+        boot.image_volumes(self, body, image)
+        helper = Helper(self.helper_argv, self.helper_local) if vm.nics else None
+        created = False
+        try:
+            if existing is None:
+                boot.create(self, body)
+                created = True
+            boot.put_ssh_key(self, vm)
+            self.engine.start(self.name)
+            self.plumb(vm, helper=helper)
+            helper = None
+            boot.start_script(self, vm)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                if helper is not None:
+                    helper.close()
+                if created:
+                    self.engine.remove_container(self.name, force=True)
+                elif existing is not None:
+                    self.engine.kill(self.name)
+            raise
+        return self.name
+
+    def stop(self) -> None:
+        """Graceful poweroff; a container that is gone is powered off already."""
+        if self.inspect() is not None:
+            self.engine.stop(self.name, self.cfg.shutdown_timeout)
+
+    def kill(self) -> None:
+        if self.inspect() is not None:
+            self.engine.kill(self.name)
+
+    def reboot(self, vm: VM) -> None:
+        self.engine.restart(self.name, self.cfg.shutdown_timeout)
+        self._replumb(vm)
+
+    def reset(self, vm: VM) -> None:
+        self.engine.kill(self.name)
+        self.engine.start(self.name)
+        self._replumb(vm)
+
+    def _replumb(self, vm: VM) -> None:
+        """A restart gives the container fresh network and mount namespaces."""
+        self.plumb(vm)
+        self.remount(vm)
+
+    def save(self, vm: VM, checkpoint: str) -> None:
+        """Commit the writable layer onto the boot disk; a checkpoint file says so."""
+        boot_id = boot_disk(vm).disk_id
+        if self.inspect() is not None:
+            if self.running():
+                self.engine.stop(self.name, self.cfg.shutdown_timeout)
+            self.keep_layer(boot_id)
+        elif self.engine.image_inspect(self._disk_ref(boot_id)) is None:
+            raise OneDockError(f"VM {self.vmid} has neither a container nor a disk on this host")
+        if checkpoint:
+            os.makedirs(os.path.dirname(checkpoint), exist_ok=True)
+            with open(checkpoint, "w") as out:
+                json.dump({"vmid": self.vmid, "saved": int(time.time()), "disk": boot_id}, out)
+
+    def keep_layer(self, disk_id: int) -> None:
+        """Commit the container's writable layer onto its boot disk tag, then drop it."""
+        self.engine.commit(self.name, names.disk_repo(self.vmid), names.disk_tag(disk_id))
+        self.engine.remove_container(self.name, force=True, volumes=True)
+
+    def migrate(self, vm: VM, src: str, dst: str) -> None:
+        """Cold migration: commit here, carry every disk through the registry, start there."""
+        from onedock.host.staging import Host
+
+        if self.inspect() is None:
+            raise OneDockError(f"VM {self.vmid} has no container on this host")
+        was_running = self.running()
+        if was_running:
+            self.engine.stop(self.name, self.cfg.shutdown_timeout)
+        here, there = Host(self.cfg, src), Host(self.cfg, dst)
+        here.engine = self.engine
+        repo = names.vm_repo(self.cfg.prefix, self.vmid)
+        try:
+            disks = [d.disk_id for d in vm.disks]
+            if vm.context_disk >= 0 and vm.context_disk not in disks:
+                disks.append(vm.context_disk)
+            for disk_id in disks:
+                if here.park(self.vmid, disk_id, repo, names.disk_tag(disk_id)):
+                    there.stage(repo, names.disk_tag(disk_id), self.vmid, disk_id, "moved")
+            VmContainer(self.cfg, self.vmid, there.engine, host=dst).run(vm)
+        except BaseException:
+            if was_running:
+                self.engine.start(self.name)
+                self.plumb(vm)
+            raise
+        here.remove_vm(self.vmid)
+
+    def resize(self, vm: VM) -> None:
+        """CPU and memory of the running container, from the VM's new template."""
+        host_config = spec(vm, self.cfg)["HostConfig"]
+        resources = {k: host_config[k] for k in ("Memory", "MemorySwap", "NanoCpus", "CpuShares")}
+        try:
+            self.engine.update(self.name, resources)
+        except NoCpuQuota:
+            resources.pop("NanoCpus")  # shares and memory only
+            self.engine.update(self.name, resources)
+
+    def reconfigure(self, vm: VM) -> None:
+        """The new context.sh is already visible at /run/one-context (the volume is shared)."""
+        self.pid()  # fails clearly when the VM is not running here
+        boot.apply_context(self, vm)
+
+    # -- system snapshots: commits of the container -----------------------------------------
+
+    def snapshot_create(self, tag: str) -> str:
+        self.engine.commit(self.name, names.disk_repo(self.vmid), tag)
+        return tag
+
+    def snapshot_revert(self, vm: VM, tag: str) -> None:
+        source = f"{names.disk_repo(self.vmid)}:{tag}"
+        if self.engine.image_inspect(source) is None:
+            raise OneDockError(f"snapshot {tag} of VM {self.vmid} does not exist on this host")
+        if self.inspect() is not None:
+            self.engine.remove_container(self.name, force=True)
+        self.engine.tag(source, names.disk_repo(self.vmid), names.disk_tag(boot_disk(vm).disk_id))
+        self.run(vm)
+
+    def snapshot_delete(self, tag: str) -> None:
+        self.engine.remove_image(f"{names.disk_repo(self.vmid)}:{tag}")
+
+    # -- hot plug: the root helper does what needs root ---------------------------------------
+
+    def privileged(self, request: dict) -> dict:
+        """One request to the root helper of the host this container runs on."""
+        return Helper(self.helper_argv, self.helper_local).call(request)
+
+    def plumb(self, vm: VM, nics: list[Nic] | None = None, helper: Helper | None = None) -> None:
+        specs = nic_specs(vm, nics)
+        request = {"op": "attach", "pid": self.pid(), "nics": [as_dict(s) for s in specs]}
+        if helper is not None:
+            helper.call(request if specs else {})
+        elif specs:
+            self.privileged(request)
+
+    def remount(self, vm: VM) -> None:
+        """Hot-attached disks again: Docker only re-creates the mounts it knows of."""
+        known = {m.get("Name") for m in (self.inspect() or {}).get("Mounts") or []}
+        boot_id = boot_disk(vm).disk_id
+        for disk in vm.disks:
+            volume = names.volume(self.vmid, disk.disk_id)
+            if disk.disk_id == boot_id or volume in known:
+                continue
+            if self.engine.volume_inspect(volume) is not None:
+                self.privileged({"op": "mount", "pid": self.pid(), "volume": volume,
+                                 "target": mountpoint(disk)})
+
+    def attach_disk(self, disk: Disk) -> None:
+        volume = names.volume(self.vmid, disk.disk_id)
+        if self.engine.volume_inspect(volume) is None:
+            raise OneDockError(
+                f"disk {disk.disk_id} is not a volume on this host",
+                hint="only datablock, volatile and context disks can be hot-attached to a "
+                     "container")
+        self.privileged({"op": "mount", "pid": self.pid(), "volume": volume,
+                         "target": mountpoint(disk)})
+
+    def detach_disk(self, disk: Disk) -> None:
+        volume = names.volume(self.vmid, disk.disk_id)
+        if any(m.get("Name") == volume for m in (self.inspect() or {}).get("Mounts") or []):
+            raise OneDockError(
+                f"disk {disk.disk_id} was attached when the VM was deployed and stays in use "
+                "by its container", hint="power the VM off to detach it")
+        self.privileged({"op": "unmount", "pid": self.pid(), "target": mountpoint(disk)})
+
+    def attach_nic(self, vm: VM, nic: Nic) -> None:
+        self.plumb(vm, [nic])
+
+    def detach_nic(self, mac: str) -> None:
+        self.privileged({"op": "detach", "pid": self.pid(), "mac": mac.lower()})
