@@ -133,8 +133,7 @@ def mv(cfg: Config, argv: list[str]) -> str:
     if src.host != dst.host and not cfg.is_frontend(src.host):
         # the disks (first lines of the transfer) carried the writable layer already
         here = Host(cfg, src.host)
-        box = here.engine.container_inspect(names.container(vmid))
-        if box is not None and (box.get("State") or {}).get("Running"):
+        if here.container_state(vmid) == "running":
             raise OneDockError(
                 f"VM {vmid} is still running on {src.host}",
                 hint="the VM must be saved or powered off before its directory moves",
@@ -225,7 +224,7 @@ def failmigrate(cfg: Config, argv: list[str]) -> str:
     src, dst, vmid, _ = _migrateargs(argv)
     if src != dst:
         there = Host(cfg, dst)
-        if there.engine.container_inspect(names.container(vmid)) is None:
+        if there.container_state(vmid) is None:
             there.remove_vm(vmid)
             _remove_vm_dir(there, f"{dst}:{argv[2]}", vmid)
     return ""

@@ -89,6 +89,11 @@ class Host:
             self.ensure_image(ref)
             self.engine.tag(ref, repo, tag)
 
+    def container_state(self, vmid: int) -> str | None:
+        """The VM's container here: "running", another Docker state, or None for none."""
+        box = self.engine.container_inspect(names.container(vmid))
+        return None if box is None else str((box.get("State") or {}).get("Status") or "")
+
     def has_disk(self, vmid: int, disk_id: int) -> bool:
         return self.disk_image(vmid, disk_id) is not None or self.engine.volume_inspect(
             names.volume(vmid, disk_id)) is not None
