@@ -1,0 +1,47 @@
+"""Start-up budget by imports: every action and probe is a fresh process, so what it imports is
+what it pays before any work. Each entry point here must not load what it does not use (the
+numbers are in bench/startup.py; this only keeps the shape). No engine, no root needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+# entry point -> modules it must not load
+BUDGET = {
+    # the root helper runs under sudo: nothing but its own code and the error type
+    "onedock.nic": {"onedock.config", "onedock.engine", "tomllib", "http.client",
+                    "onedock.one", "onedock.registry"},
+    # probes run every few seconds on every host: no HTTP/TLS stack, no registry, no tar
+    "onedock.monitor.probes": {"http.client", "ssl", "email", "tarfile", "onedock.engine",
+                               "onedock.registry", "onedock.host.staging", "jinja2"},
+    "onedock.host.execution": {"http.client", "ssl", "onedock.config", "onedock.registry"},
+    # VMM actions on a host: no registry client, no staging, no templates, no docker SDK
+    "onedock.drivers.vmm": {"onedock.registry.client", "onedock.host.staging", "jinja2",
+                            "tqdm", "docker", "onedock.install"},
+    # TM and DS actions on the front-end: no root helper, no templates, no docker SDK
+    "onedock.drivers.tm": {"onedock.nic", "jinja2", "docker", "onedock.install",
+                           "onedock.host.vm_container"},
+    "onedock.drivers.datastore": {"onedock.nic", "onedock.host", "jinja2", "docker",
+                                  "onedock.install"},
+    # what a launcher execs first: argparse and the drivers only when an action needs them
+    "onedock.shim": {"argparse", "onedock.config", "onedock.drivers", "http.client"},
+}
+
+
+def loaded(module: str) -> set[str]:
+    code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return set(json.loads(out))
+
+
+@pytest.mark.parametrize("module", sorted(BUDGET))
+def test_entry_point_loads_nothing_it_does_not_use(module):
+    found = loaded(module)
+    over = sorted(name for name in found for banned in BUDGET[module]
+                  if name == banned or name.startswith(banned + "."))
+    assert over == [], f"{module} loads {over}"
