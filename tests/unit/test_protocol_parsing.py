@@ -15,7 +15,7 @@ from onedock.one.datastore import parse_ds_action
 from onedock.one.transfer import HostPath, host_path, hostname, number, source
 from onedock.one.vm import parse_vm, parse_vm_base64
 
-PROTOCOL = Path(__file__).resolve().parent / "protocol"
+PROTOCOL = Path(__file__).resolve().parent.parent / "protocol"
 DS_CP_B64 = (PROTOCOL / "ds_cp.b64").read_bytes()
 DS_CP_XML = (PROTOCOL / "ds_cp.xml").read_bytes()
 LXC_XML = (PROTOCOL / "lxc_deployment.xml").read_bytes()
