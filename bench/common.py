@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FRONTEND = "one-fe"
 HOST = "node01"
 HOSTILE_SOURCE = f"{FRONTEND}:onedock/x;reboot"
-DS_CP_XML = ROOT / "tests" / "protocol" / "ds_cp.xml"
+DS_CP_XML = ROOT / "sandbox" / "protocol" / "ds_cp.xml"
 
 # -- timing --------------------------------------------------------------------------------
 

@@ -58,9 +58,8 @@ from bench.common import (
 )
 from bench.common import docker as docker_cli
 from sandbox import local
-from sandbox.vmdoc import Bridge
-from tests.helpers import purge
-from tests.test_vmm import SERVE, vm_xml  # the VM the engine tests deploy, and its command
+from sandbox.local import purge_vm as purge
+from sandbox.vmdoc import SERVE, Bridge, vm_xml  # the VM the engine tests deploy, and its command
 
 RATIO_TARGET = 1.15
 POLL_S = 0.005

@@ -206,3 +206,25 @@ class SecondEngine:
     def remove(self) -> None:
         self.stop()
         subprocess.run(["ip", "link", "del", self.bridge], check=False, capture_output=True)
+
+
+def purge_vm(client, vmid: int) -> None:
+    """Everything of VM `vmid` on an engine: container, labelled volumes, `one-<vmid>:*` tags.
+
+    For tests, the smoke workflow and benchmarks alike: whatever a run (or an interrupted one)
+    left, gone; missing pieces are fine.
+    """
+    import contextlib
+
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(f"one-{vmid}").remove(force=True)
+    for vol in client.volumes.list(filters={"label": f"org.opennebula.onedock.vmid={vmid}"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            vol.remove(force=True)
+    for image in client.images.list(name=f"one-{vmid}"):
+        for tag in image.tags:
+            if tag.startswith(f"one-{vmid}:"):
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.images.remove(tag, force=True)

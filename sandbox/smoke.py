@@ -140,7 +140,7 @@ def run() -> int:
         print(f"==> smoke {'PASSED' if not s.failed else f'FAILED ({s.failed} steps)'}")
         return 1 if s.failed else 0
     finally:
-        _purge_vm(docker.from_env(), 42)
+        local.purge_vm(docker.from_env(), 42)
         if hub is not None and private is not None:
             local.remove_images(docker.from_env(), (hub.host, private.host))
         for reg in (hub, private):
@@ -161,21 +161,6 @@ def _get(ip: str, port: int, timeout: float = 10.0) -> str:
             if time.monotonic() > deadline:
                 return ""
             time.sleep(0.05)
-
-
-def _purge_vm(client, vmid: int) -> None:
-    """Whatever an interrupted run left of the smoke VM."""
-    import contextlib
-
-    with contextlib.suppress(Exception):
-        client.containers.get(f"one-{vmid}").remove(force=True)
-    for vol in client.volumes.list(filters={"label": f"org.opennebula.onedock.vmid={vmid}"}):
-        with contextlib.suppress(Exception):
-            vol.remove(force=True)
-    for image in client.images.list(name=f"one-{vmid}"):
-        for tag in image.tags:
-            with contextlib.suppress(Exception):
-                client.images.remove(tag)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """OpenNebula documents for driving onedock without oned: the smoke workflow and the tests.
 
-Built from the protocol examples in tests/protocol (OpenNebula 6.10's element order), with
+Built from the protocol examples in sandbox/protocol (OpenNebula 6.10's element order), with
 onedock's drivers, our image and a NIC on a bridge this machine owns.
 """
 
@@ -11,7 +11,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-PROTOCOL = Path(__file__).resolve().parent.parent / "tests" / "protocol"
+PROTOCOL = Path(__file__).resolve().parent / "protocol"
 HOST = "node01"
 
 

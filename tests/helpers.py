@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-
-import docker.errors
+from sandbox.local import purge_vm as purge  # noqa: F401 - the tests' name for it
 
 FRONTEND = "one-fe"
 HOST = "node01"
@@ -20,17 +18,6 @@ def disk(vmid: int, n: int, host: str = HOST) -> str:
 
 def vmdir(vmid: int, host: str = HOST) -> str:
     return f"{host}:{SYS}/{vmid}"
-
-
-def purge(client, vmid: int) -> None:
-    with contextlib.suppress(docker.errors.NotFound):
-        client.containers.get(f"one-{vmid}").remove(force=True)
-    for vol in client.volumes.list(filters={"label": f"{VOL_LABEL}={vmid}"}):
-        vol.remove(force=True)
-    for image in client.images.list(name=f"one-{vmid}"):
-        for tag in image.tags:
-            if tag.startswith(f"one-{vmid}:"):
-                client.images.remove(tag, force=True)
 
 
 def tags(client, vmid: int) -> set[str]:

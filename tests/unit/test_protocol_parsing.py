@@ -1,11 +1,10 @@
 """Pure unit tests of oned's messages as drivers see them: the replayable examples in
-tests/protocol/ must parse to the documented values, and hostile documents or arguments must be
+sandbox/protocol/ must parse to the documented values, and hostile documents or arguments must be
 refused with a one-line OneDockError."""
 
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,8 @@ from onedock.one import xmldoc
 from onedock.one.datastore import parse_ds_action
 from onedock.one.transfer import HostPath, host_path, hostname, number, source
 from onedock.one.vm import parse_vm, parse_vm_base64
+from sandbox.vmdoc import PROTOCOL
 
-PROTOCOL = Path(__file__).resolve().parent.parent / "protocol"
 DS_CP_B64 = (PROTOCOL / "ds_cp.b64").read_bytes()
 DS_CP_XML = (PROTOCOL / "ds_cp.xml").read_bytes()
 LXC_XML = (PROTOCOL / "lxc_deployment.xml").read_bytes()
