@@ -23,10 +23,48 @@ def _datastore_payload(argv: list[str]) -> bytes:
     return sys.stdin.buffer.read()
 
 
+def guarded(label: str, work) -> int:
+    """The one place errors become exit codes, for every entry point but the root helper
+    (which imports nothing of onedock but its errors; nic.main does the same there).
+
+    `work()` returns stdout text (printed with a newline), None, or an exit code of its own
+    (the install's, which prints its plan itself). A OneDockError is one line
+    on stderr and exit 1; a bug is one line too ("internal error"), with its traceback when
+    ONEDOCK_DEBUG is set; never exit 42, which oned reads as "remotes missing".
+    """
+    try:
+        out = work()
+    except OneDockError as exc:
+        return _fail(f"{label}: {exc}")
+    except KeyboardInterrupt:
+        return _fail(f"{label}: interrupted")
+    except OSError as exc:
+        _debug()
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        return _fail(f"{label}: {exc.strerror or exc}{where}")
+    except Exception as exc:  # a bug: still one line for oned, details with ONEDOCK_DEBUG
+        _debug()
+        return _fail(f"{label}: internal error: {type(exc).__name__}: {exc}")
+    if isinstance(out, int):
+        return out
+    if out:
+        sys.stdout.write(out if out.endswith("\n") else out + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def _debug() -> None:
+    if os.environ.get("ONEDOCK_DEBUG"):
+        import traceback
+
+        traceback.print_exc()
+
+
 def run_action(family: str, action: str, argv: list[str], remotes_root: str | None) -> int:
     if family == "vmm":
         _buffer_stdin()  # one_vmm_exec writes all of stdin before it reads our answer
-    try:
+
+    def work():
         from onedock import config
 
         cfg = config.load(remotes_root)
@@ -38,32 +76,18 @@ def run_action(family: str, action: str, argv: list[str], remotes_root: str | No
         elif family == "tm":
             from onedock.drivers import tm
 
-            func = tm.ACTIONS.get(action)
-            arg = argv
+            func, arg = tm.ACTIONS.get(action), argv
         elif family == "vmm":
             from onedock.drivers import vmm
 
-            func = vmm.ACTIONS.get(action)
-            arg = argv
+            func, arg = vmm.ACTIONS.get(action), argv
         else:
             func = None
         if func is None:
             raise OneDockError(f"onedock has no {family} action '{action}'")
-        out = func(cfg, arg)
-        if out:
-            sys.stdout.write(out if out.endswith("\n") else out + "\n")
-            sys.stdout.flush()
-        return 0
-    except OneDockError as exc:
-        return _fail(f"{family}/{action}: {exc}")
-    except KeyboardInterrupt:
-        return _fail(f"{family}/{action}: interrupted")
-    except Exception as exc:  # a bug: still one line for oned, details with ONEDOCK_DEBUG
-        if os.environ.get("ONEDOCK_DEBUG"):
-            import traceback
+        return func(cfg, arg)
 
-            traceback.print_exc()
-        return _fail(f"{family}/{action}: internal error: {type(exc).__name__}: {exc}")
+    return guarded(f"{family}/{action}", work)
 
 
 def _buffer_stdin() -> None:
@@ -79,23 +103,20 @@ def _fail(message: str) -> int:
     return EXIT_FAILURE
 
 
-def probe_main(script: str, group: str, probe: str, argv: list[str] | None = None) -> None:
+def probe_main(script: str, group: str, probe: str, argv: list[str] | None = None) -> int:
     """Run a monitoring probe: <remotes>/im/onedock-probes.d/<group>/<probe>/<file>."""
     root = os.path.abspath(script)
     for _ in range(5):
         root = os.path.dirname(root)
     argv = sys.argv[1:] if argv is None else argv
-    try:
+
+    def work():
         from onedock import config
         from onedock.monitor.probes import run
 
-        out = run(config.load(root), (group, probe), argv, sys.stdin.buffer.read())
-    except OneDockError as exc:
-        sys.exit(_fail(f"im/{group}/{probe}: {exc}"))
-    except Exception as exc:  # a bug: one line for monitord all the same
-        sys.exit(_fail(f"im/{group}/{probe}: internal error: {type(exc).__name__}: {exc}"))
-    if out:
-        sys.stdout.write(out + "\n")
+        return run(config.load(root), (group, probe), argv, sys.stdin.buffer.read())
+
+    return guarded(f"im/{group}/{probe}", work)
 
 
 def driver_main(script: str, argv: list[str] | None = None) -> None:
@@ -116,18 +137,17 @@ def shim_main(argv: list[str]) -> None:
     if len(argv) >= 2 and argv[0] == "driver":
         driver_main(argv[1], argv[2:])
     elif len(argv) >= 4 and argv[0] == "probe":
-        probe_main(argv[3], argv[1], argv[2], argv[4:])
-        sys.exit(0)
+        sys.exit(probe_main(argv[3], argv[1], argv[2], argv[4:]))
     sys.exit(_fail("onedock.shim: expected driver <script> ... or probe <group> <probe> "
                    "<script> ... (run it through a remotes launcher)"))
 
 
 def _install(opts) -> int:
-    from onedock.install import plans, run
-    from onedock.install.layout import Layout
+    def work() -> int:
+        from onedock.install import plans, run
+        from onedock.install.layout import Layout
 
-    layout = Layout(opts.prefix, opts.one_location)
-    try:
+        layout = Layout(opts.prefix, opts.one_location)
         if opts.command == "uninstall":
             return run.uninstall(layout, opts.role, opts.dry_run)
         if opts.role == "frontend":
@@ -143,8 +163,8 @@ def _install(opts) -> int:
             plan = plans.host(layout, host_opts)
             _host_checks(host_opts)
         return run.install(layout, opts.role, plan, opts.dry_run)
-    except OneDockError as exc:
-        return _fail(f"onedock {opts.command} {opts.role}: {exc}")
+
+    return guarded(f"onedock {opts.command} {opts.role}", work)
 
 
 def _host_checks(opts) -> None:
@@ -163,17 +183,13 @@ def _host_checks(opts) -> None:
 
 
 def _remotes(opts) -> int:
-    try:
+    def work() -> str:
         from onedock.install import remotes
 
-        for path in remotes.write(opts.dest, opts.python, agent=not opts.no_agent):
-            print(path)
-    except OneDockError as exc:
-        return _fail(f"onedock remotes: {exc}")
-    except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        return _fail(f"onedock remotes: cannot write{where}: {exc.strerror or exc}")
-    return 0
+        return "\n".join(str(p) for p in remotes.write(opts.dest, opts.python,
+                                                        agent=not opts.no_agent))
+
+    return guarded("onedock remotes", work)
 
 
 def main(argv: list[str] | None = None) -> int:
