@@ -25,7 +25,8 @@ def _datastore_payload(argv: list[str]) -> bytes:
 
 def guarded(label: str, work) -> int:
     """The one place errors become exit codes, for every entry point but the root helper
-    (which imports nothing of onedock but its errors; nic.main does the same there).
+    (it imports nothing of onedock but its requests and errors; helper.root.main does the
+    same there).
 
     `work()` returns stdout text (printed with a newline), None, or an exit code of its own
     (the install's, which prints its plan itself). A OneDockError is one line

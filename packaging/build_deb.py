@@ -162,7 +162,7 @@ def check_imports(tree: Path) -> None:
     if not Path(SYSTEM_PYTHON).exists():
         return
     python = tree / PREFIX / "bin/python3"
-    _run([str(python), "-I", "-B", "-c", "import onedock.cli, onedock.nic, jinja2, tqdm"],
+    _run([str(python), "-I", "-B", "-c", "import onedock.cli, onedock.helper.root, jinja2, tqdm"],
          "importing onedock from the staged tree", timeout=60)
 
 

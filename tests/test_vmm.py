@@ -416,7 +416,8 @@ def test_a_deploy_time_disk_is_not_detached_live(harness, bridges, staged, image
 
 def test_root_helper_refuses_the_host_and_foreign_interfaces():
     from onedock.errors import OneDockError
-    from onedock.nic import NicSpec, run
+    from onedock.helper.requests import NicSpec
+    from onedock.helper.root import run
 
     with pytest.raises(OneDockError, match="shares the host's net namespace"):
         run({"op": "detach", "pid": os.getpid(), "mac": "02:00:00:00:00:01"})

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from onedock import names
 from onedock.errors import NoCpuQuota, OneDockError
+from onedock.helper.root import check_bridges  # unprivileged: sysfs, else netlink
 from onedock.host.spec import LABEL_IPS
-from onedock.nic import check_bridges
 from onedock.one.vm import VM
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ import shlex
 from onedock import names
 from onedock.engine import CONTEXT_ENV_LABEL
 from onedock.errors import OneDockError
-from onedock.nic import NicSpec
+from onedock.helper.requests import NicSpec
 from onedock.one.vm import VM, Disk, Nic
 from onedock.one.xmldoc import is_digits
 

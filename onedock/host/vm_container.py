@@ -19,9 +19,10 @@ from onedock import names
 from onedock.config import Config
 from onedock.engine import Engine
 from onedock.errors import NoCpuQuota, OneDockError
+from onedock.helper.client import Helper, helper_argv
+from onedock.helper.requests import Attach, Detach, Mount, Request, Unmount
 from onedock.host import boot
 from onedock.host.spec import LABEL_SPEC, boot_disk, mountpoint, nic_specs, spec
-from onedock.nic import Helper, as_dict
 from onedock.one.vm import VM, Disk, Nic
 
 
@@ -30,17 +31,9 @@ class VmContainer:
         self.cfg = cfg
         self.vmid = vmid
         self.name = names.container(vmid)
-        self.helper_argv, self.helper_local = list(cfg.nic_helper), True
-        if host:  # another host's container: its NICs are that host's business
-            url = cfg.engine_url(host)
-            if url.startswith("ssh://"):
-                target = url[len("ssh://"):].split("/")[0]
-                self.helper_argv = ["ssh", "-o", "BatchMode=yes", "--", target,
-                                    *cfg.nic_helper]
-                self.helper_local = False
-            elif not url.startswith("unix://"):
-                raise OneDockError(f"cannot plumb NICs on {host} through {url}",
-                                   hint="reach hosts' engines with ssh:// (docker_url)")
+        # another host's container: its NICs are that host's business (its own helper)
+        self.helper_argv, self.helper_local = helper_argv(
+            list(cfg.nic_helper), cfg.engine_url(host) if host else "", host)
         # stop/restart wait up to shutdown_timeout inside the engine: outlast it
         slow = max(cfg.timeout, cfg.shutdown_timeout + 30)
         self.engine = engine or Engine(cfg.local_docker, slow, "this host")
@@ -204,15 +197,15 @@ class VmContainer:
 
     # -- hot plug: the root helper does what needs root ---------------------------------------
 
-    def privileged(self, request: dict) -> dict:
+    def privileged(self, request: Request) -> dict:
         """One request to the root helper of the host this container runs on."""
         return Helper(self.helper_argv, self.helper_local).call(request)
 
     def plumb(self, vm: VM, nics: list[Nic] | None = None, helper: Helper | None = None) -> None:
         specs = nic_specs(vm, nics)
-        request = {"op": "attach", "pid": self.pid(), "nics": [as_dict(s) for s in specs]}
+        request = Attach(self.pid(), tuple(specs))
         if helper is not None:
-            helper.call(request if specs else {})
+            helper.call(request if specs else None)
         elif specs:
             self.privileged(request)
 
@@ -225,8 +218,7 @@ class VmContainer:
             if disk.disk_id == boot_id or volume in known:
                 continue
             if self.engine.volume_inspect(volume) is not None:
-                self.privileged({"op": "mount", "pid": self.pid(), "volume": volume,
-                                 "target": mountpoint(disk)})
+                self.privileged(Mount(self.pid(), volume, mountpoint(disk)))
 
     def attach_disk(self, disk: Disk) -> None:
         volume = names.volume(self.vmid, disk.disk_id)
@@ -235,8 +227,7 @@ class VmContainer:
                 f"disk {disk.disk_id} is not a volume on this host",
                 hint="only datablock, volatile and context disks can be hot-attached to a "
                      "container")
-        self.privileged({"op": "mount", "pid": self.pid(), "volume": volume,
-                         "target": mountpoint(disk)})
+        self.privileged(Mount(self.pid(), volume, mountpoint(disk)))
 
     def detach_disk(self, disk: Disk) -> None:
         volume = names.volume(self.vmid, disk.disk_id)
@@ -244,10 +235,10 @@ class VmContainer:
             raise OneDockError(
                 f"disk {disk.disk_id} was attached when the VM was deployed and stays in use "
                 "by its container", hint="power the VM off to detach it")
-        self.privileged({"op": "unmount", "pid": self.pid(), "target": mountpoint(disk)})
+        self.privileged(Unmount(self.pid(), mountpoint(disk)))
 
     def attach_nic(self, vm: VM, nic: Nic) -> None:
         self.plumb(vm, [nic])
 
     def detach_nic(self, mac: str) -> None:
-        self.privileged({"op": "detach", "pid": self.pid(), "mac": mac.lower()})
+        self.privileged(Detach(self.pid(), mac))

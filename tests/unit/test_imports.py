@@ -13,7 +13,7 @@ import pytest
 # entry point -> modules it must not load
 BUDGET = {
     # the root helper runs under sudo: nothing but its own code and the error type
-    "onedock.nic": {"onedock.config", "onedock.engine", "tomllib", "http.client",
+    "onedock.helper.root": {"onedock.config", "onedock.engine", "tomllib", "http.client",
                     "onedock.one", "onedock.registry"},
     # probes run every few seconds on every host: no HTTP/TLS stack, no registry, no tar
     "onedock.monitor.probes": {"http.client", "ssl", "email", "tarfile", "onedock.engine",
@@ -23,9 +23,9 @@ BUDGET = {
     "onedock.drivers.vmm": {"onedock.registry.client", "onedock.host.staging", "jinja2",
                             "tqdm", "docker", "onedock.install"},
     # TM and DS actions on the front-end: no root helper, no templates, no docker SDK
-    "onedock.drivers.tm": {"onedock.nic", "jinja2", "docker", "onedock.install",
+    "onedock.drivers.tm": {"onedock.helper", "jinja2", "docker", "onedock.install",
                            "onedock.host.vm_container"},
-    "onedock.drivers.datastore": {"onedock.nic", "onedock.host", "jinja2", "docker",
+    "onedock.drivers.datastore": {"onedock.helper", "onedock.host", "jinja2", "docker",
                                   "onedock.install"},
     # what a launcher execs first: argparse and the drivers only when an action needs them
     "onedock.shim": {"argparse", "onedock.config", "onedock.drivers", "http.client"},

@@ -1,68 +1,28 @@
-"""The privileged part of onedock: a VM's NICs and hot-plugged disks inside its container.
+"""The root side of the helper: what `sudo -n onedock-nic` runs (and, when the action is
+root already, what client.Helper calls in-process).
 
-Containers run unprivileged, so whatever needs root on the host is here and only here:
-veth pairs on the NIC's bridge (through pyroute2's netlink, no `ip` command lines), and mounts
-moved into a container's mount namespace for hot-attached disks (open_tree/move_mount, Linux
-5.2+). oneadmin runs it as `sudo -n onedock-nic ...`; sudoers needs exactly:
+veth pairs on the NIC's bridge go through pyroute2's netlink (no `ip` command lines), and
+hot-attached disks are mounts moved into the container's mount namespace (open_tree and
+move_mount, Linux 5.2+). oneadmin needs exactly one sudo rule (onedock install host writes it):
 
-    oneadmin ALL=(root) NOPASSWD: /usr/local/bin/onedock-nic
+    oneadmin ALL=(root) NOPASSWD: /usr/bin/onedock-nic
 
-Requests arrive as JSON on stdin and are validated here again, since sudo makes this the trust
-boundary.
+Requests arrive as JSON on stdin and are validated here again. This module imports nothing of
+onedock but the requests and errors, so what runs as root stays small.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ipaddress
 import json
 import os
 import re
 import sys
-from dataclasses import asdict, dataclass
 
 from onedock.errors import OneDockError
+from onedock.helper.requests import IFNAME, MAC, NicSpec
 
-_IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
-_HOST_IF = re.compile(r"one-[0-9]{1,9}-[0-9]{1,3}")  # only onedock's own veth ends
-_MAC = re.compile(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}")
 _VOLUME_ROOT = "/var/lib/docker/volumes"
-
-
-@dataclass(frozen=True)
-class NicSpec:
-    nic_id: int
-    bridge: str
-    mac: str
-    ip: str
-    prefix: int
-    gateway: str
-    host_if: str
-    mtu: int = 0
-
-    @property
-    def ifname(self) -> str:
-        return f"eth{self.nic_id}"
-
-    def check(self) -> NicSpec:
-        if not _IFNAME.fullmatch(self.bridge):
-            raise OneDockError(f"'{self.bridge}' is not a valid bridge name")
-        if not _HOST_IF.fullmatch(self.host_if) or len(self.host_if) > 15:
-            raise OneDockError(f"'{self.host_if}' is not an onedock veth name (one-<vmid>-<n>)")
-        if not _MAC.fullmatch(self.mac):
-            raise OneDockError(f"'{self.mac}' is not a MAC address (aa:bb:cc:dd:ee:ff)")
-        if not 0 <= self.nic_id < 1000:
-            raise OneDockError(f"NIC_ID {self.nic_id} is out of range")
-        try:
-            if self.ip:
-                ipaddress.IPv4Interface(f"{self.ip}/{self.prefix}")
-            if self.gateway:
-                ipaddress.IPv4Address(self.gateway)
-        except ValueError as exc:
-            raise OneDockError(f"NIC {self.nic_id}: {exc}") from exc
-        if self.mtu and not 68 <= self.mtu <= 65535:
-            raise OneDockError(f"NIC {self.nic_id}: MTU {self.mtu} is out of range")
-        return self
 
 
 def _ipr():
@@ -85,7 +45,7 @@ def _one(ipr, name: str) -> int | None:
 def check_bridges(bridges: list[str]) -> None:
     """Every bridge exists: sysfs answers without privileges or a netlink socket."""
     for bridge in bridges:
-        if _IFNAME.fullmatch(bridge) and (os.path.isdir(f"/sys/class/net/{bridge}/bridge")
+        if IFNAME.fullmatch(bridge) and (os.path.isdir(f"/sys/class/net/{bridge}/bridge")
                                           or _netlink_bridge(bridge)):
             continue
         raise OneDockError(
@@ -158,7 +118,7 @@ def _inside(pid: int, nic: NicSpec, peer: str) -> None:
 
 def detach(pid: int, mac: str) -> str:
     """Remove the container's interface with this MAC; returns its name ('' if none)."""
-    if not _MAC.fullmatch(mac):
+    if not MAC.fullmatch(mac):
         raise OneDockError(f"'{mac}' is not a MAC address")
     with _netns(pid) as ns:
         for link in ns.get_links():
@@ -297,56 +257,12 @@ def run(request: dict) -> dict:
     raise OneDockError(f"unknown request '{op}'")
 
 
-class Helper:
-    """The root helper, started early: netlink's import cost overlaps the container start.
-
-    pyroute2 takes ~100 ms to import; a deploy starts the helper (or, as root, a thread that
-    imports it) before creating the container and hands it the request once there is a pid.
-    """
-
-    def __init__(self, argv: list[str], local: bool = True):
-        self._argv = argv
-        self._proc = None
-        self._thread = None
-        if local and os.geteuid() == 0:
-            import threading
-
-            self._thread = threading.Thread(target=_preload, daemon=True)
-            self._thread.start()
-        else:
-            import subprocess
-
-            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE)
-
-    def call(self, request: dict) -> dict:
-        if self._thread is not None:
-            self._thread.join()
-            return run(request)
-        try:
-            out, err = self._proc.communicate(json.dumps(request).encode(), timeout=120)
-        except Exception:
-            self._proc.kill()
-            self._proc.wait()
-            raise
-        if self._proc.returncode != 0:
-            message = err.decode("utf-8", "replace").strip() or f"exit {self._proc.returncode}"
-            raise OneDockError(f"{' '.join(self._argv)}: {message}",
-                               hint="is the sudo rule for onedock-nic installed?")
-        return json.loads(out or b"{}")
-
-    def close(self) -> None:
-        """Not needed after all (e.g. the deploy failed first): let the helper go."""
-        if self._proc is not None and self._proc.returncode is None:
-            self._proc.communicate(b"{}", timeout=30)
-
-
-def _preload() -> None:
+def preload() -> None:
     import pyroute2  # noqa: F401
 
 
 def main() -> None:
-    _preload()  # before reading stdin: the caller overlaps this with its own work
+    preload()  # before reading stdin: the caller overlaps this with its own work
     try:
         request = json.loads(sys.stdin.read(1 << 20) or "{}")
         if not isinstance(request, dict):
@@ -357,7 +273,3 @@ def main() -> None:
         sys.stderr.write(" ".join(f"{exc}".split()) or type(exc).__name__)
         sys.stderr.write("\n")
         sys.exit(1)
-
-
-def as_dict(nic: NicSpec) -> dict:
-    return asdict(nic)

@@ -1,0 +1,71 @@
+"""The unprivileged side's handle on the root helper: started early (see Helper), local or
+on another host over ssh."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from onedock.errors import OneDockError
+from onedock.helper.requests import Request
+
+
+def helper_argv(nic_helper: list[str], engine_url: str, host: str) -> tuple[list[str], bool]:
+    """(argv, local) of the helper for a container on `host`, reached as its engine is."""
+    if not host or engine_url.startswith("unix://"):
+        return list(nic_helper), True
+    if engine_url.startswith("ssh://"):
+        target = engine_url[len("ssh://"):].split("/")[0]
+        return ["ssh", "-o", "BatchMode=yes", "--", target, *nic_helper], False
+    raise OneDockError(f"cannot plumb NICs on {host} through {engine_url}",
+                       hint="reach hosts' engines with ssh:// (docker_url)")
+
+
+class Helper:
+    """The root helper, started early: netlink's import cost overlaps the container start.
+
+    pyroute2 takes ~100 ms to import; a deploy starts the helper (or, as root, a thread that
+    imports it) before creating the container and hands it the request once there is a pid.
+    """
+
+    def __init__(self, argv: list[str], local: bool = True):
+        self._argv = argv
+        self._proc = None
+        self._thread = None
+        if local and os.geteuid() == 0:
+            import threading
+
+            from onedock.helper.root import preload
+
+            self._thread = threading.Thread(target=preload, daemon=True)
+            self._thread.start()
+        else:
+            import subprocess
+
+            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE)
+
+    def call(self, request: Request | None) -> dict:
+        """One request (None: the helper was not needed after all)."""
+        payload = request.payload() if request is not None else {}
+        if self._thread is not None:
+            from onedock.helper.root import run
+
+            self._thread.join()
+            return run(payload)
+        try:
+            out, err = self._proc.communicate(json.dumps(payload).encode(), timeout=120)
+        except Exception:
+            self._proc.kill()
+            self._proc.wait()
+            raise
+        if self._proc.returncode != 0:
+            message = err.decode("utf-8", "replace").strip() or f"exit {self._proc.returncode}"
+            raise OneDockError(f"{' '.join(self._argv)}: {message}",
+                               hint="is the sudo rule for onedock-nic installed?")
+        return json.loads(out or b"{}")
+
+    def close(self) -> None:
+        """Not needed after all (e.g. the deploy failed first): let the helper go."""
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.communicate(b"{}", timeout=30)
