@@ -4,6 +4,7 @@ cached under /var/cache/onedock-ci/, imported into the real Docker engine)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -162,17 +163,27 @@ def base_image(docker_client):
     return tag
 
 
-@pytest.fixture(scope="module")
-def container(base_image, dist):
-    """A bare container of the base image with dist/ mounted and apt's downloads cached."""
+@contextlib.contextmanager
+def bare(base_image: str, what: str, source: Path, target: str):
+    """A bare container of the base image, `source` mounted read-only at `target`, apt's
+    downloads cached between runs; removed afterwards."""
     archives = CACHE / "apt-archives"
     archives.mkdir(parents=True, exist_ok=True)
-    name = f"onedock-pkg-{os.getpid()}"
-    _ok(_run(["docker", "run", "-d", "--name", name, "-v", f"{dist}:/pkg:ro",
+    name = f"onedock-{what}-{os.getpid()}"
+    _ok(_run(["docker", "run", "-d", "--name", name, "-v", f"{source}:{target}:ro",
               "-v", f"{archives}:/var/cache/apt/archives", base_image, "sleep", "900"],
              TIMEOUT["step"]))
-    yield name
-    _run(["docker", "rm", "-f", name], TIMEOUT["step"])
+    try:
+        yield name
+    finally:
+        _run(["docker", "rm", "-f", name], TIMEOUT["step"])
+
+
+@pytest.fixture(scope="module")
+def container(base_image, dist):
+    """The bare container the .deb is installed into, dist/ at /pkg."""
+    with bare(base_image, "pkg", dist, "/pkg") as name:
+        yield name
 
 
 def _in(container: str, *argv: str, timeout: int = TIMEOUT["step"]):
@@ -228,13 +239,7 @@ def test_ci_packages_install_by_name_on_a_bare_debian(base_image):
     """The README's first command starts with .ci/setup: on a fresh Debian its packages must
     all come by name (no Recommends), e.g. LXD's bridge needs dnsmasq-base, which lxd only
     recommends. Run in a bare container, then every command the setup relies on is there."""
-    archives = CACHE / "apt-archives"
-    archives.mkdir(parents=True, exist_ok=True)
-    name = f"onedock-ci-packages-{os.getpid()}"
-    _ok(_run(["docker", "run", "-d", "--name", name, "-v", f"{ROOT / '.ci'}:/ci:ro",
-              "-v", f"{archives}:/var/cache/apt/archives", base_image, "sleep", "900"],
-             TIMEOUT["step"]))
-    try:
+    with bare(base_image, "ci-packages", ROOT / ".ci", "/ci") as name:
         started = time.monotonic()
         _ok(_in(name, "bash", "/ci/packages", timeout=TIMEOUT["apt"] * 2))
         print(f".ci/packages in a bare container: {time.monotonic() - started:.1f} s")
@@ -245,5 +250,3 @@ def test_ci_packages_install_by_name_on_a_bare_debian(base_image):
         _ok(_in(name, "python3", "-c", "import ensurepip, venv"))
         again = _ok(_in(name, "bash", "/ci/packages"))
         assert "installing" not in again.stdout  # a second run finds everything
-    finally:
-        _run(["docker", "rm", "-f", name], TIMEOUT["step"])
