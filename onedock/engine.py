@@ -11,7 +11,6 @@ import base64
 import contextlib
 import http.client
 import json
-import sys
 from collections.abc import Iterator
 from typing import IO
 from urllib.parse import quote, urlencode
@@ -298,35 +297,19 @@ class Engine:
     # -- helpers --------------------------------------------------------------------------
 
     def _drain(self, resp: http.client.HTTPResponse, what: str) -> None:
-        bar = _PullProgress(what) if sys.stderr.isatty() else None
+        """Read a pull/push/import stream to its end; Docker's per-layer progress summed."""
+        from onedock.progress import Progress
+
+        progress, layers = Progress(0, what), {}
         try:
             for item in self._stream_json(resp):
-                if bar is not None:
-                    bar.update(item)
+                detail = item.get("progressDetail") or {}
+                if "total" in detail and item.get("id"):
+                    layers[item["id"]] = (detail.get("current", 0), detail["total"])
+                    progress.set(sum(c for c, _ in layers.values()),
+                                 sum(t for _, t in layers.values()))
         finally:
-            if bar is not None:
-                bar.close()
-
-
-class _PullProgress:
-    """Aggregate Docker's per-layer progress into one bar (terminal only)."""
-
-    def __init__(self, label: str):
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=0, unit="B", unit_scale=True, desc=label, leave=False)
-        self._layers: dict[str, tuple[int, int]] = {}
-
-    def update(self, item: dict) -> None:
-        detail = item.get("progressDetail") or {}
-        if "total" in detail and item.get("id"):
-            self._layers[item["id"]] = (detail.get("current", 0), detail["total"])
-            self._bar.total = sum(t for _, t in self._layers.values())
-            self._bar.n = sum(c for c, _ in self._layers.values())
-            self._bar.refresh()
-
-    def close(self) -> None:
-        self._bar.close()
+            progress.close()
 
 
 def _error(status: int, text: str) -> OneDockError:

@@ -12,7 +12,8 @@ import sys
 from onedock import names, registries
 from onedock.config import Config
 from onedock.errors import OneDockError
-from onedock.host.staging import Host, remove_local
+from onedock.host.staging import Host
+from onedock.host.vm_dir import remove_local
 from onedock.one.transfer import HostPath, args, host_path, number, source, vm_dir, vm_disk
 
 TAG = "latest"

@@ -17,9 +17,6 @@ images that were deleted in OpenNebula long ago.
 from __future__ import annotations
 
 import contextlib
-import os
-import shlex
-import subprocess
 
 from onedock import names, registries
 from onedock.config import Config
@@ -276,25 +273,10 @@ class Host:
         self.prune_cache(origins)
 
     def remove_dir(self, path: str) -> None:
-        """`rm -rf` a VM directory (validated by the caller) on this host, as the ssh TM does.
+        """The VM's directory on this host (validated by the caller): host/vm_dir.py."""
+        from onedock.host import vm_dir
 
-        oned's VMM wrote vm.xml and ds.xml there, save a checkpoint. A host whose engine is
-        reached over a local socket is this machine; any other is reached over ssh.
-        """
-        url = self.cfg.engine_url(self.name)
-        if url.startswith("unix://"):
-            remove_local(path)
-            return
-        argv = ssh_argv(url, self.name, shlex.join(["rm", "-rf", "--", path]))
-        try:
-            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=self.cfg.timeout, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise OneDockError(f"cannot remove {path} on {self.name}: {exc}") from exc
-        if done.returncode != 0:
-            why = (done.stderr.decode(errors="replace").strip().splitlines() or ["ssh failed"])
-            raise OneDockError(f"cannot remove {path} on {self.name}: {why[-1][:200]}",
-                               hint="may oneadmin ssh to the host without a password?")
+        vm_dir.remove(self.cfg, self.name, path)
 
     # -- the cache of pulled images -------------------------------------------------------
 
@@ -344,19 +326,6 @@ class Host:
                         self.engine.remove_image(ref)
 
 
-def remove_local(path: str) -> None:
-    """`rm -rf -- path` on this machine: a link goes, not what it points to."""
-    try:
-        if os.path.islink(path) or os.path.isfile(path):
-            os.unlink(path)
-        elif os.path.isdir(path):
-            import shutil
-
-            shutil.rmtree(path)
-    except OSError as exc:
-        raise OneDockError(f"cannot remove {path}: {exc.strerror}") from exc
-
-
 def _vm_tag(tag: str) -> bool:
     repo = tag.split(":", 1)[0]
     return repo.startswith("one-") and repo[4:].isdigit()
@@ -369,21 +338,3 @@ def snapshot_prefix(disk_id: int) -> str:
 def snapshot_tag(disk_id: int, snap_id: int) -> str:
     """`disk.N.snap.S`: a disk snapshot, next to system snapshots (`snap-S`) in `one-<vmid>`."""
     return f"{snapshot_prefix(disk_id)}{snap_id}"
-
-
-def ssh_argv(url: str, host: str, remote: str) -> list[str]:
-    """ssh to a host the way its engine is reached (transport.SshConnection's options)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    argv = ["ssh", "-o", "BatchMode=yes"]
-    target = host
-    if parts.scheme == "ssh":
-        target = f"{parts.username}@{parts.hostname}" if parts.username else parts.hostname or ""
-        if parts.port:
-            argv += ["-p", str(parts.port)]
-    from onedock.transport import _SSH_TARGET
-
-    if not _SSH_TARGET.match(target):
-        raise OneDockError(f"'{target[:80]}' is not a valid ssh host")
-    return [*argv, "--", target, remote]

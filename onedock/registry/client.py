@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import http.client
 import json
-import re
 import threading
 from dataclasses import dataclass
 from typing import IO
@@ -27,7 +26,6 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFESTS = (DOCKER_MANIFEST, OCI_MANIFEST)
 INDEXES = (DOCKER_LIST, OCI_INDEX)
 ACCEPT = ", ".join(MANIFESTS + INDEXES)
-_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 BLOCK = 1 << 20
 
 
@@ -142,44 +140,10 @@ class Registry:
         )
 
     def _authenticate(self, challenge: str, scope: str) -> None:
-        kind, _, params = challenge.partition(" ")
-        if kind.lower() == "basic":
-            if not self._basic:
-                raise OneDockError(
-                    f"registry {self.host} wants a user name and password",
-                    hint="set registry_username and registry_password_file in onedock.conf",
-                )
-            raise OneDockError(f"registry {self.host} refused the configured credentials")
-        if kind.lower() != "bearer":
-            raise OneDockError(f"registry {self.host}: unsupported auth challenge '{kind}'")
-        fields = dict(_CHALLENGE.findall(params))
-        realm = urlsplit(fields.get("realm", ""))
-        if realm.scheme not in ("http", "https") or not realm.hostname:
-            raise OneDockError(f"registry {self.host}: bad token realm in auth challenge")
-        query = {"service": fields.get("service", "")}
-        query["scope"] = fields.get("scope") or scope
-        netloc = realm.netloc
-        conn = registry_connection(
-            netloc, secure=realm.scheme == "https", ca=self.ca, timeout=self.timeout
-        )
-        headers = {"User-Agent": "onedock"}
-        if self._basic:
-            headers["Authorization"] = self._basic
-        try:
-            conn.request("GET", f"{realm.path or '/'}?{urlencode(query)}", headers=headers)
-            resp = conn.getresponse()
-            payload = resp.read()
-        except OSError as exc:
-            raise OneDockError(f"token service {netloc} unreachable: {exc}") from exc
-        finally:
-            conn.close()
-        if resp.status != 200:
-            raise OneDockError(f"token service {netloc} answered {resp.status}")
-        data = json.loads(payload or b"{}")
-        token = data.get("token") or data.get("access_token")
-        if not token:
-            raise OneDockError(f"token service {netloc} returned no token")
-        self._tokens[scope] = f"Bearer {token}"
+        from onedock.registry.auth import answer
+
+        self._tokens[scope] = answer(challenge, scope, self.host, self._basic, self.ca,
+                                     self.timeout)
 
     # -- manifests ------------------------------------------------------------------------
 

@@ -8,34 +8,15 @@ leaves the repository as it found it.
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from onedock.errors import OneDockError
+from onedock.progress import Progress
 from onedock.registry.client import Registry
 from onedock.registry.image import Blob, Image
 
 Opener = Callable[[Blob], object]
-
-
-class Progress:
-    """Bytes-copied reporting for humans: a bar on a terminal, silence under oned."""
-
-    def __init__(self, total: int, label: str):
-        self._bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm  # imported only for interactive use
-
-            self._bar = tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False)
-
-    def add(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
 
 
 def copy_image(

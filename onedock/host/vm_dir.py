@@ -1,0 +1,63 @@
+"""A VM's directory on a host (`<datastores>/<dsid>/<vmid>`: vm.xml, ds.xml, a checkpoint),
+removed like the ssh TM does when the VM leaves the host: nothing of onedock reads it, and a
+host that runs VMs for months must not keep one per VM.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+
+from onedock.config import Config
+from onedock.errors import OneDockError
+
+
+def remove(cfg: Config, host: str, path: str) -> None:
+    """`rm -rf -- path` on host: locally when its engine is on a local socket (this machine),
+    else over ssh as its engine is reached. The caller validated the path's shape."""
+    url = cfg.engine_url(host)
+    if url.startswith("unix://"):
+        remove_local(path)
+        return
+    argv = ssh_argv(url, host, shlex.join(["rm", "-rf", "--", path]))
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=cfg.timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise OneDockError(f"cannot remove {path} on {host}: {exc}") from exc
+    if done.returncode != 0:
+        why = (done.stderr.decode(errors="replace").strip().splitlines() or ["ssh failed"])
+        raise OneDockError(f"cannot remove {path} on {host}: {why[-1][:200]}",
+                           hint="may oneadmin ssh to the host without a password?")
+
+
+def remove_local(path: str) -> None:
+    """`rm -rf -- path` on this machine: a link goes, not what it points to."""
+    try:
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+        elif os.path.isdir(path):
+            import shutil
+
+            shutil.rmtree(path)
+    except OSError as exc:
+        raise OneDockError(f"cannot remove {path}: {exc.strerror}") from exc
+
+
+def ssh_argv(url: str, host: str, remote: str) -> list[str]:
+    """ssh to a host the way its engine is reached (transport.SshConnection's options)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    argv = ["ssh", "-o", "BatchMode=yes"]
+    target = host
+    if parts.scheme == "ssh":
+        target = f"{parts.username}@{parts.hostname}" if parts.username else parts.hostname or ""
+        if parts.port:
+            argv += ["-p", str(parts.port)]
+    from onedock.transport import _SSH_TARGET
+
+    if not _SSH_TARGET.match(target):
+        raise OneDockError(f"'{target[:80]}' is not a valid ssh host")
+    return [*argv, "--", target, remote]
