@@ -134,7 +134,7 @@ def mv(cfg: Config, argv: list[str]) -> str:
     if src.host != dst.host and not cfg.is_frontend(src.host):
         # the disks (first lines of the transfer) carried the writable layer already
         here = Host(cfg, src.host)
-        if here.container_state(vmid) == "running":
+        if here.container_state(vmid) in ("running", "paused", "restarting"):
             raise OneDockError(
                 f"VM {vmid} is still running on {src.host}",
                 hint="the VM must be saved or powered off before its directory moves",
