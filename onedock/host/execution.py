@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 import sys
 import time
@@ -30,6 +29,7 @@ from dataclasses import asdict, dataclass
 
 from onedock import names
 from onedock.errors import OneDockError
+from onedock.state import private_dir, read_json, write_json
 
 REQUEST, RUNNING, RESULT, REPORTED = "request.json", "running.json", "result.json", "reported"
 CANCELLED = "cancelled"
@@ -61,33 +61,6 @@ class ExecResult:
 
 def folder(state_dir: str, vmid: int) -> str:
     return os.path.join(state_dir, "exec", str(vmid))
-
-
-def _private_dir(path: str) -> None:
-    """Create path (0700) and refuse one that is a link or someone else's: /var/tmp is shared."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    info = os.lstat(path)
-    if os.path.islink(path) or not os.path.isdir(path) or info.st_uid != os.geteuid():
-        raise OneDockError(f"{path} is not a directory owned by this user",
-                           hint="remove it or point state_dir elsewhere")
-
-
-def write_json(path: str, data: dict) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, path)
-
-
-def read_json(path: str) -> dict | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd) as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def write_result(state_dir: str, result: ExecResult) -> None:
@@ -173,8 +146,8 @@ class Execution:
                 and _alive(int(running.get("pid", 0))):
             raise OneDockError(f"a command is already running in VM {self.vmid}",
                                hint="wait for it to end or cancel it (onevm exec-cancel)")
-        _private_dir(os.path.dirname(self.dir))
-        _private_dir(self.dir)
+        private_dir(os.path.dirname(self.dir))
+        private_dir(self.dir)
         exec_id = self.engine.exec_create(self.container, [SHELL, "-c", command], bool(stdin))
         _clear(self.dir)
         write_json(os.path.join(self.dir, REQUEST),

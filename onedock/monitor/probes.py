@@ -14,7 +14,6 @@ monitor.dockerapi.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import time
 
@@ -22,6 +21,7 @@ from onedock import names
 from onedock.config import Config
 from onedock.errors import OneDockError
 from onedock.monitor.cgroups import Cgroups, veth_counters
+from onedock.state import private_dir, read_json, write_json
 
 STATES = {"running": "RUNNING", "restarting": "RUNNING", "paused": "SUSPENDED",
           "exited": "POWEROFF", "created": "POWEROFF", "dead": "FAILURE"}
@@ -43,27 +43,11 @@ class Probe:
         return os.path.join(self.cfg.state_dir, f"{kind}-{self.host_id}.json")
 
     def load(self, kind: str) -> dict:
-        try:
-            fd = os.open(self._state_path(kind), os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd) as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return {}
+        return read_json(self._state_path(kind)) or {}
 
     def save(self, kind: str, data: dict) -> None:
-        """Atomically, in a directory only this user owns (/var/tmp is world-writable)."""
-        folder = self.cfg.state_dir
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        info = os.lstat(folder)
-        if not os.path.isdir(folder) or os.path.islink(folder) or info.st_uid != os.geteuid():
-            raise OneDockError(f"state_dir {folder} is not a directory owned by this user",
-                               hint="remove it or point state_dir elsewhere")
-        path = self._state_path(kind)
-        tmp = f"{path}.{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
-        os.replace(tmp, path)
+        private_dir(self.cfg.state_dir)
+        write_json(self._state_path(kind), data)
 
     # -- containers ------------------------------------------------------------------------
 
