@@ -6,10 +6,8 @@ tree, config, the loopback registries), the docker CLI, plain-text tables and th
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import math
-import os
 import shutil
 import statistics
 import subprocess
@@ -20,13 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox import local
+from lab import registries
+from lab.documents import PROTOCOL
+from lab.shims import Run, Shims
+from lab.shims import run as lab_run
 
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND = "one-fe"
 HOST = "node01"
 HOSTILE_SOURCE = f"{FRONTEND}:onedock/x;reboot"
-DS_CP_XML = ROOT / "sandbox" / "protocol" / "ds_cp.xml"
 
 # -- timing --------------------------------------------------------------------------------
 
@@ -42,17 +42,16 @@ def p90(values: list[float]) -> float:
 
 
 def timed_run(argv: list[str], *, env: dict | None = None, stdin: bytes = b"",
-              cwd: Path | str | None = None) -> tuple[float, subprocess.CompletedProcess]:
-    """Wall-clock seconds of one child process, from spawn to exit."""
-    started = time.perf_counter()
-    proc = subprocess.run(argv, input=stdin, capture_output=True, env=env, cwd=cwd)
-    return time.perf_counter() - started, proc
+              cwd: Path | str | None = None) -> tuple[float, Run]:
+    """Wall-clock seconds of one child process, from spawn to exit, and how it ended."""
+    done = lab_run(argv, stdin, env=env, cwd=cwd, timeout=600)
+    return done.seconds, done
 
 
 def python_pass() -> float:
     """Seconds of `python -c pass` with this interpreter: the bare process start."""
     took, proc = timed_run([sys.executable, "-c", "pass"])
-    if proc.returncode != 0:
+    if proc.rc != 0:
         raise RuntimeError("python -c pass failed")
     return took
 
@@ -64,13 +63,6 @@ def temp_root(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
-def write_remotes(dest: Path, python: str = sys.executable) -> Path:
-    """The remotes tree of shims, as `onedock remotes --dest` writes it for oned."""
-    subprocess.run([python, "-m", "onedock", "remotes", "--dest", str(dest), "--no-agent"],
-                   check=True, capture_output=True, cwd=ROOT)
-    return dest
-
-
 def write_conf(path: Path, registry: str, storage: str) -> Path:
     path.write_text(
         f'registry = "{registry}"\nregistry_insecure = true\n'
@@ -80,55 +72,50 @@ def write_conf(path: Path, registry: str, storage: str) -> Path:
     return path
 
 
-def driver_env(conf: Path) -> dict:
-    """The environment the shims run with: ours plus ONEDOCK_CONF."""
-    return dict(os.environ, ONEDOCK_CONF=str(conf))
-
-
-def ds_payload(image_id: int, path: str) -> bytes:
-    """DS_DRIVER_ACTION_DATA for `cp`, from oned's recorded message (as sandbox/smoke.py does)."""
-    xml = DS_CP_XML.read_text()
+def ds_document(image_id: int, path: str) -> str:
+    """oned's recorded `cp` message (lab/protocol) for image_id, of `path`, to onedock."""
+    xml = (PROTOCOL / "ds_cp.xml").read_text()
     xml = xml.replace("<IMAGE><ID>7</ID>", f"<IMAGE><ID>{image_id}</ID>")
     xml = xml.replace("<PATH>/var/tmp/alpine-rootfs.raw</PATH>", f"<PATH>{path}</PATH>")
-    xml = xml.replace("<DS_MAD>fs</DS_MAD><TM_MAD>ssh</TM_MAD>",
-                      "<DS_MAD>onedock</DS_MAD><TM_MAD>onedock</TM_MAD>")
-    return base64.b64encode(xml.encode())
+    return xml.replace("<DS_MAD>fs</DS_MAD><TM_MAD>ssh</TM_MAD>",
+                       "<DS_MAD>onedock</DS_MAD><TM_MAD>onedock</TM_MAD>")
 
 
 class RegistryLab:
     """A new temp dir with a Docker Hub stand-in and the private registry on loopback
-    (sandbox/local.py), the remotes tree and a config pointing at the private registry."""
+    (lab/), the remotes tree and a config pointing at the private registry."""
 
     def __init__(self, prefix: str):
         self.root = root = temp_root(prefix)
-        self.hub = local.RegistryProcess(root / "hub")
-        self.private = local.RegistryProcess(root / "private")
+        self.hub = registries.RegistryProcess(root / "hub")
+        self.private = registries.RegistryProcess(root / "private")
         self.remotes = root / "remotes"
-        self.env: dict = {}
+        self.shims = Shims(self.remotes)
+
+    @property
+    def env(self) -> dict:
+        return self.shims.env
 
     def start(self) -> None:
         self.hub.start()
         self.private.start()
-        write_remotes(self.remotes)
         conf = write_conf(self.root / "onedock.conf", self.private.host, str(self.private.storage))
-        self.env = driver_env(conf)
+        self.shims = Shims.write(self.remotes, conf)
 
     def ds_cp(self, image_id: int, path: str,
-              cwd: str | None = None) -> tuple[float, subprocess.CompletedProcess]:
+              cwd: str | None = None) -> tuple[float, Run]:
         """`datastore/onedock/cp` of `path` (docker://...) for image_id, oned's message on stdin:
-        (seconds from spawn to exit, the finished process); the caller checks it."""
-        script = self.remotes / "datastore" / "onedock" / "cp"
-        return timed_run([str(script), str(image_id)], env=self.env,
-                         stdin=ds_payload(image_id, path), cwd=cwd)
+        (seconds from spawn to exit, the finished shim); the caller checks it."""
+        done = self.shims.ds("cp", ds_document(image_id, path), image_id, cwd=cwd)
+        return done.seconds, done
 
     def clone(self, src: str, vmid: int,
-              cwd: str | None = None) -> tuple[float, subprocess.CompletedProcess]:
+              cwd: str | None = None) -> tuple[float, Run]:
         """`tm/onedock/clone` of src (<frontend>:<SOURCE>) to disk.0 of vmid on HOST:
-        (seconds from spawn to exit, the finished process); the caller checks it."""
-        script = self.remotes / "tm" / "onedock" / "clone"
-        argv = [str(script), src, f"{HOST}:/var/lib/one//datastores/0/{vmid}/disk.0", str(vmid),
-                "1"]
-        return timed_run(argv, env=self.env, cwd=cwd)
+        (seconds from spawn to exit, the finished shim); the caller checks it."""
+        done = self.shims.tm("clone", src, f"{HOST}:/var/lib/one//datastores/0/{vmid}/disk.0",
+                             str(vmid), "1", cwd=cwd)
+        return done.seconds, done
 
     def stop(self) -> list[str]:
         """Stop both registries (each tried), remove the temp dir; returns the problems."""
@@ -145,7 +132,7 @@ class RegistryLab:
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     """The docker CLI, list argv, no shell; with check, raises with docker's message."""
     proc = subprocess.run(["docker", *args], capture_output=True, text=True)
-    if check and proc.returncode != 0:
+    if check and proc.rc != 0:
         raise RuntimeError(f"docker {' '.join(args)}: {proc.stderr.strip()[-400:]}")
     return proc
 

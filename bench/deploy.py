@@ -1,7 +1,7 @@
 """Deploy to reachable: how long until a VM's service answers, onedock versus plain `docker run`.
 
 One run starts a Docker Hub stand-in and the private registry on loopback, builds the busybox
-test image offline (sandbox/local.py), registers it with `datastore/onedock/cp`, and creates
+test image offline (lab/), registers it with `datastore/onedock/cp`, and creates
 two networks of its own: a Docker user-defined bridge network for the baseline and a Linux
 bridge with the host's address for onedock's NICs. Then, --runs repetitions after one discarded
 warm-up round, interleaved (A and B swap places every repetition):
@@ -57,9 +57,9 @@ from bench.common import (
     verdict,
 )
 from bench.common import docker as docker_cli
-from sandbox import local
-from sandbox.local import purge_vm as purge
-from sandbox.vmdoc import SERVE, Bridge, vm_xml  # the VM the engine tests deploy, and its command
+from lab import images as lab_images
+from lab.documents import SERVE, Bridge, vm_xml  # the VM the engine tests deploy, and its command
+from lab.images import purge_vm as purge
 
 RATIO_TARGET = 1.15
 POLL_S = 0.005
@@ -176,13 +176,13 @@ class Lab(RegistryLab):
     def start(self) -> None:
         super().start()  # registries, remotes tree, config
         print(f"==> registries: hub {self.hub.host}, private {self.private.host}")
-        images = local.build_images(self.client, self.hub.host, layers=0)
+        images = lab_images.build_images(self.client, self.hub.host, layers=0)
         self.image = images["busybox"]
         image_id = random.randrange(870000, 880000)
         _, proc = self.ds_cp(image_id, f"docker://{self.image}", cwd="/")
-        if proc.returncode != 0:
-            raise RuntimeError(f"ds cp: {proc.stderr.decode().strip()}")
-        self.source = proc.stdout.decode().split()[0]
+        if proc.rc != 0:
+            raise RuntimeError(f"ds cp: {proc.stderr.strip()}")
+        self.source = proc.stdout.split()[0]
         probe = self.new_vmid()
         self.stage(probe)  # the first clone pulls the image onto the engine: not timed
         staged = self.client.images.get(f"one-{probe}:disk.0").id
@@ -212,8 +212,8 @@ class Lab(RegistryLab):
     def stage(self, vmid: int) -> None:
         """TM clone of the registered image for vmid (before any timer starts)."""
         _, proc = self.clone(f"{FRONTEND}:{self.source}", vmid, cwd="/")
-        if proc.returncode != 0:
-            raise RuntimeError(f"tm clone vmid {vmid}: {proc.stderr.decode().strip()}")
+        if proc.rc != 0:
+            raise RuntimeError(f"tm clone vmid {vmid}: {proc.stderr.strip()}")
 
     # -- the measured cases -----------------------------------------------------------------
 
@@ -269,11 +269,11 @@ class Lab(RegistryLab):
              f"/var/lib/one//datastores/0/{vmid}/deployment.0", HOST, str(vmid), HOST],
             input=xml.encode() + b"\n", capture_output=True, env=self.env, cwd="/")
         purge(self.client, vmid)
-        if proc.returncode != 0:
-            raise RuntimeError(f"importtime deploy: {proc.stderr.decode()[-400:]}")
+        if proc.rc != 0:
+            raise RuntimeError(f"importtime deploy: {proc.stderr[-400:]}")
         rows: list[dict] = []
         waiting: dict[int, list[dict]] = {}  # rows whose importer comes later (post-order)
-        for line in proc.stderr.decode().splitlines():
+        for line in proc.stderr.splitlines():
             if not line.startswith("import time:") or "[us]" in line:
                 continue
             own, cumulative, name = line[len("import time:"):].split("|", 2)
@@ -321,7 +321,7 @@ class Lab(RegistryLab):
         if self.bridge is not None:
             attempt("bridge", self.bridge.remove)
         if self.hub.port:
-            attempt("images", local.remove_images, self.client,
+            attempt("images", lab_images.remove_images, self.client,
                     (self.hub.host, self.private.host))
         problems += self.stop()  # both registries, the temp dir
         return problems

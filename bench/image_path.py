@@ -1,7 +1,7 @@
 """The image path, timed end to end on this machine: registration (DS cp) and staging (TM clone).
 
 One run starts a Docker Hub stand-in and a private registry on loopback, builds a multi-layer
-test image offline (sandbox/local.py) and pushes it to the hub, then measures:
+test image offline (lab/) and pushes it to the hub, then measures:
 
   DS copy, median of --reps repetitions, each into an emptied private registry:
     (A) baseline with the docker CLI: `docker pull hub/...multi:latest`, `docker tag`,
@@ -41,7 +41,7 @@ from bench.common import (
     run_and_report,
     verdict,
 )
-from sandbox import local
+from lab import images as lab_images
 
 WARM_TARGET_MS = 100.0
 MULTI = "onedock-test/multi"
@@ -138,9 +138,9 @@ class Lab(RegistryLab):
     def onedock_cp(self, image_id: int) -> float:
         took, proc = self.ds_cp(image_id, f"docker://{self.hub.host}/{MULTI}:latest")
         expected = f"onedock/image-{image_id} docker"
-        if proc.returncode != 0 or proc.stdout.decode().strip() != expected:
-            raise RuntimeError(f"onedock cp {image_id}: exit {proc.returncode}: "
-                               f"{(proc.stderr or proc.stdout).decode().strip()[-400:]}")
+        if proc.rc != 0 or proc.stdout.strip() != expected:
+            raise RuntimeError(f"onedock cp {image_id}: exit {proc.rc}: "
+                               f"{(proc.stderr or proc.stdout).strip()[-400:]}")
         return took
 
     def tm_clone(self, image_id: int, vmid: int) -> float:
@@ -153,14 +153,14 @@ class Lab(RegistryLab):
 
     def _clone(self, src: str, vmid: int, expect_rc: int) -> float:
         took, proc = self.clone(src, vmid)
-        if proc.returncode != expect_rc:
-            raise RuntimeError(f"tm clone {src} vmid {vmid}: exit {proc.returncode}, expected "
-                               f"{expect_rc}: {proc.stderr.decode().strip()[-400:]}")
+        if proc.rc != expect_rc:
+            raise RuntimeError(f"tm clone {src} vmid {vmid}: exit {proc.rc}, expected "
+                               f"{expect_rc}: {proc.stderr.strip()[-400:]}")
         return took
 
 
 def run(args: argparse.Namespace) -> dict:
-    import docker as sdk  # only to build the test image (sandbox.local); timed paths use CLI
+    import docker as sdk  # only to build the test image (lab.images); timed paths use CLI
 
     client = sdk.from_env(timeout=300)
     client.ping()
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> dict:
         lab.start()
         print(f"==> registries: hub {lab.hub.host}, private {lab.private.host}")
         t0 = time.perf_counter()
-        local.build_images(client, lab.hub.host, layers=args.layers, layer_mb=args.layer_mb)
+        lab_images.build_images(client, lab.hub.host, layers=args.layers, layer_mb=args.layer_mb)
         layers, size = image_size(lab.hub.host, MULTI, "latest")
         print(f"==> built and pushed {lab.hub.host}/{MULTI}:latest: {layers} layers, "
               f"{size / 1e6:.1f} MB compressed ({time.perf_counter() - t0:.1f}s)")

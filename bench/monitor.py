@@ -1,7 +1,7 @@
 """VM monitoring cost against the number of containers: onedock's probes versus `docker stats`.
 
 For each count N of --counts (cumulative: containers are added, never restarted), N containers
-`one-<vmid>` run `sleep 3600` from a busybox image imported offline (sandbox/local.py), network
+`one-<vmid>` run `sleep 3600` from a busybox image imported offline (lab/), network
 disabled, labelled `org.opennebula.onedock.vmid=<vmid>` like onedock's own. Then, --runs
 repetitions after one discarded warm-up round, interleaved, in the same run:
 
@@ -47,7 +47,6 @@ from pathlib import Path
 
 from bench.common import (
     Table,
-    driver_env,
     median,
     need,
     python_pass,
@@ -55,12 +54,12 @@ from bench.common import (
     temp_root,
     timed_run,
     verdict,
-    write_remotes,
 )
+from lab import images as lab_images
+from lab.shims import Shims, probe_config
 from onedock.config import Config
 from onedock.monitor import probes
 from onedock.names import LABEL_VMID
-from sandbox import local
 
 TARGET_N = 200
 TARGET_MS = 100.0
@@ -71,10 +70,7 @@ VMID_RANGE = (7_000_000, 7_900_000)
 REPO = "onedock-bench-monitor"
 RUN_LABEL = "org.opennebula.onedock.bench.monitor"
 THREADS = 8
-CONFIG = (b"<MONITOR_CONFIGURATION><PROBES_PERIOD><SYNC_STATE_VM>0</SYNC_STATE_VM>"
-          b"</PROBES_PERIOD></MONITOR_CONFIGURATION>")
-PROBE_FILES = {"monitor": ("vm", "monitor", "onedock-vms"),
-               "status": ("vm", "status", "onedock-state")}
+CONFIG = probe_config(0)
 PROBE_IMPORTS = ("import onedock.cli, onedock.config, onedock.monitor.probes, "
                  "onedock.registry.reference, onedock.one.xmldoc, onedock.engine")
 VM_LINE = re.compile(r'VM = \[ ID="(\d+)", DEPLOY_ID="one-\d+", (\w+)="([^"]*)" \]')
@@ -95,16 +91,15 @@ class Lab:
         self.remotes = root / "remotes"
         self.conf = root / "onedock.conf"
         self.cfg = Config(state_dir=str(root / "state"))
-        self.env: dict = {}
+        self.shims = Shims(self.remotes)
         self.vmids: list[int] = []
         self.base = 0
         self.imported = False
 
     def start(self) -> None:
-        write_remotes(self.remotes)
         self.conf.write_text(f'state_dir = "{self.cfg.state_dir}"\n')
-        self.env = driver_env(self.conf)
-        self.client.api.import_image_from_data(local.busybox_rootfs(), repository=REPO,
+        self.shims = Shims.write(self.remotes, self.conf)
+        self.client.api.import_image_from_data(lab_images.busybox_rootfs(), repository=REPO,
                                                tag=self.token)
         self.imported = True
         self.client.images.get(self.image)  # fails early if the import did not take
@@ -174,14 +169,13 @@ class Lab:
     # -- the measured things ----------------------------------------------------------------
 
     def probe_process(self, which: str) -> tuple[float, str]:
-        group, name, filename = PROBE_FILES[which]
-        script = self.remotes / "im" / "onedock-probes.d" / group / name / filename
-        took, proc = timed_run([str(script), "onedock", str(HOST_ID), HOSTNAME],
-                               env=self.env, stdin=CONFIG)
-        if proc.returncode != 0:
-            raise RuntimeError(f"probe {group}/{name}: exit {proc.returncode}: "
-                               f"{proc.stderr.decode(errors='replace').strip()[-400:]}")
-        return took, proc.stdout.decode()
+        group, name = "vm", which
+        proc = self.shims.probe(group, name, host=HOSTNAME, host_id=HOST_ID, stdin=CONFIG)
+        took = proc.seconds
+        if proc.rc != 0:
+            raise RuntimeError(f"probe {group}/{name}: exit {proc.rc}: "
+                               f"{proc.stderr.strip()[-400:]}")
+        return took, proc.stdout
 
     def probe_inprocess(self, which: str) -> tuple[float, str]:
         func = probes.vm_monitor if which == "monitor" else probes.vm_state
@@ -200,10 +194,10 @@ class Lab:
         names = [f"one-{vmid}" for vmid in self.vmids]
         took, proc = timed_run(["docker", "stats", "--no-stream", "--format",
                                 "{{.Name}} {{.CPUPerc}} {{.MemUsage}}", *names])
-        lines = proc.stdout.decode().splitlines()
-        if proc.returncode != 0 or len(lines) != len(names):
-            raise RuntimeError(f"docker stats: exit {proc.returncode}, {len(lines)} lines for "
-                               f"{len(names)} containers: {proc.stderr.decode().strip()[-300:]}")
+        lines = proc.stdout.splitlines()
+        if proc.rc != 0 or len(lines) != len(names):
+            raise RuntimeError(f"docker stats: exit {proc.rc}, {len(lines)} lines for "
+                               f"{len(names)} containers: {proc.stderr.strip()[-300:]}")
         return took
 
     def check(self, which: str, out: str) -> int:
@@ -247,8 +241,8 @@ def measure(lab: Lab, count: int, runs: int, stats_runs: int, settle: float) -> 
         round_["api_list"] = lab.api_list()
         round_["python_pass"] = python_pass()
         round_["python_imports"], proc = timed_run([sys.executable, "-c", PROBE_IMPORTS])
-        if proc.returncode != 0:
-            raise RuntimeError(f"python -c '{PROBE_IMPORTS}': {proc.stderr.decode()[-300:]}")
+        if proc.rc != 0:
+            raise RuntimeError(f"python -c '{PROBE_IMPORTS}': {proc.stderr[-300:]}")
         if index <= stats_runs:
             round_["docker_stats"] = lab.docker_stats()
             time.sleep(settle)

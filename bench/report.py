@@ -172,7 +172,7 @@ def failures() -> str:
     import ast
 
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "tests/test_faults.py", "tests/test_hostile.py",
+                           "tests/test_faults.py", "tests/hostile",
                            "tests/test_vmm.py", "-k",
                            "not lifecycle and not resize and not hot and not migration"],
                           cwd=ROOT, capture_output=True, text=True)
@@ -184,7 +184,7 @@ def failures() -> str:
     table = doc.split("\n\n")[1] if "\n\n" in doc else doc
     return "\n".join([
         "Run by `invoke bench` from the tests that show each row "
-        f"(`tests/test_faults.py`, `tests/test_hostile.py`, `tests/test_vmm.py`): **{last}**.",
+        f"(`tests/test_faults.py`, `tests/hostile`, `tests/test_vmm.py`): **{last}**.",
         "",
         "```",
         table,
@@ -193,7 +193,7 @@ def failures() -> str:
         "Also shown by tests/test_vmm.py: a deploy SIGKILLed mid-way then retried converges; "
         "dockerd restarted under a running VM (it stops, the next deploy resumes it); 20 "
         "deploys at once get their own IPs; a missing bridge, a duplicate IP or an unstaged "
-        "image is refused before anything is created. tests/test_hostile.py: ~370 hostile "
+        "image is refused before anything is created. tests/hostile: ~370 hostile "
         "inputs over every action and probe each get one stderr line and a non-zero exit "
         "(never 42), and leave containers, images, volumes, interfaces and the registry "
         "exactly as they were.",

@@ -25,7 +25,6 @@ from bench.common import (
     HOSTILE_SOURCE,
     ROOT,
     Table,
-    driver_env,
     median,
     p90,
     temp_root,
@@ -33,8 +32,8 @@ from bench.common import (
     verdict,
     write_conf,
     write_json,
-    write_remotes,
 )
+from lab.shims import Shims
 
 TARGET_MS = 150.0
 
@@ -48,9 +47,9 @@ class Case:
 
     def run(self, env: dict) -> float:
         took, proc = timed_run(self.argv, env=env, cwd=ROOT)
-        if proc.returncode != self.expect_rc:
-            detail = (proc.stderr or proc.stdout).decode(errors="replace").strip()[-300:]
-            raise RuntimeError(f"{self.name}: exit {proc.returncode}, expected {self.expect_rc}:"
+        if proc.rc != self.expect_rc:
+            detail = (proc.stderr or proc.stdout).strip()[-300:]
+            raise RuntimeError(f"{self.name}: exit {proc.rc}, expected {self.expect_rc}:"
                                f" {detail}")
         return took
 
@@ -67,9 +66,10 @@ def run(args: argparse.Namespace) -> dict:
     py = sys.executable
     root = temp_root("onedock-bench-startup-")
     try:
-        remotes = write_remotes(root / "remotes", py)
-        env = driver_env(write_conf(root / "onedock.conf", "127.0.0.1:5000", str(root / "storage")))
-        clone = str(remotes / "tm" / "onedock" / "clone")
+        conf = write_conf(root / "onedock.conf", "127.0.0.1:5000", str(root / "storage"))
+        shims = Shims.write(root / "remotes", conf, py)
+        env = shims.env
+        clone = str(shims.script("tm", "clone"))
         cases = [
             Case("(a) python -c pass", [py, "-c", "pass"]),
             Case("(b) import onedock drivers",

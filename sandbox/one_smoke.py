@@ -26,8 +26,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox import local
-from sandbox.vmdoc import SERVE, Bridge
+from lab import images as lab_images
+from lab import registries
+from lab.documents import SERVE, Bridge
 
 BRIDGE, NET = "odone0", "10.217.0.0/24"
 PREFIX = "onedock-smoke"
@@ -467,16 +468,16 @@ def run(host: str = "localhost") -> int:
     import docker
 
     client = docker.from_env()
-    hub = local.RegistryProcess(local.temp_root("onedock-one-smoke-")).start()
+    hub = registries.RegistryProcess(registries.temp_root("onedock-one-smoke-")).start()
     flow = Workflow(Cloud(host=host), hub.host)
     try:
-        local.build_images(client, hub.host, layers=1, layer_mb=1)
+        lab_images.build_images(client, hub.host, layers=1, layer_mb=1)
         flow.run()
         return 0
     except StepFailed:
         return 1
     finally:
         flow.cleanup()
-        local.remove_images(client, (hub.host,))
+        lab_images.remove_images(client, (hub.host,))
         hub.stop()
         client.close()

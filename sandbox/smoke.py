@@ -8,59 +8,48 @@ deploy a VM on a bridge, reach two ports at its IP, monitor it, power it off, cl
 
 from __future__ import annotations
 
-import base64
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from sandbox import local
-from sandbox.vmdoc import Bridge, drv, ds_xml, vm_xml
+from lab import images as lab_images
+from lab import registries
+from lab.documents import Bridge, drv, ds_xml, vm_xml
+from lab.shims import Run, Shims, probe_config
 
 HOST = "node01"
 
 
 class Smoke:
-    def __init__(self, root: Path):
-        self.root = root
-        self.remotes = root / "remotes"
-        self.env = dict(os.environ, ONEDOCK_CONF=str(root / "onedock.conf"))
+    """The lab's shims, each run printed as a step with its duration and verdict."""
+
+    def __init__(self, shims: Shims):
+        self.shims = shims
         self.failed = 0
 
-    def step(self, title: str, argv: list[str], stdin: bytes = b"", expect_ok: bool = True):
-        started = time.perf_counter()
-        proc = subprocess.run(argv, input=stdin, capture_output=True, env=self.env)
-        took = time.perf_counter() - started
-        ok = (proc.returncode == 0) == expect_ok
+    def step(self, title: str, run: Run, expect_ok: bool = True) -> Run:
+        ok = run.ok == expect_ok
         self.failed += not ok
-        mark = "ok  " if ok else "FAIL"
-        shown = " ".join(Path(a).name if a.startswith(str(self.remotes)) else a for a in argv)
-        print(f"[{mark}] {title}  ({took:.2f}s)\n       $ {shown}")
-        out = (proc.stdout or proc.stderr).decode().strip()
+        shown = " ".join(Path(a).name if a.startswith(str(self.shims.remotes)) else a
+                         for a in run.argv)
+        print(f"[{'ok  ' if ok else 'FAIL'}] {title}  ({run.seconds:.2f}s)\n       $ {shown}")
+        out = (run.stdout or run.stderr).strip()
         if out:
             print(f"       -> {' | '.join(out.splitlines()[:3])[:200]}")
-        return proc
+        return run
 
     def ds(self, title, action, image_id, xml, expect_ok=True):
-        script = str(self.remotes / "datastore" / "onedock" / action)
-        return self.step(title, [script, str(image_id)], base64.b64encode(xml.encode()),
-                         expect_ok)
+        return self.step(title, self.shims.ds(action, xml, image_id), expect_ok)
 
     def tm(self, title, action, *args, expect_ok=True):
-        script = str(self.remotes / "tm" / "onedock" / action)
-        return self.step(title, [script, *args], b"", expect_ok)
+        return self.step(title, self.shims.tm(action, *args), expect_ok)
 
     def vmm(self, title, action, *args, stdin=b"", expect_ok=True):
-        script = str(self.remotes / "vmm" / "onedock" / action)
-        return self.step(title, [script, *args], stdin, expect_ok)
+        return self.step(title, self.shims.vmm(action, *args, stdin=stdin), expect_ok)
 
-    def probe(self, title, group, name, filename):
-        script = str(self.remotes / "im" / "onedock-probes.d" / group / name / filename)
-        config = (b"<MONITOR_CONFIGURATION><PROBES_PERIOD><SYNC_STATE_VM>0</SYNC_STATE_VM>"
-                  b"</PROBES_PERIOD></MONITOR_CONFIGURATION>")
-        return self.step(title, [script, "onedock", "0", HOST], config)
+    def probe(self, title, group, name):
+        return self.step(title, self.shims.probe(group, name, host=HOST, stdin=probe_config(0)))
 
     def check(self, title: str, ok: bool, detail: str = "") -> None:
         self.failed += not ok
@@ -74,24 +63,23 @@ def main() -> None:
 def run() -> int:
     import docker
 
-    root = local.temp_root("onedock-smoke-")
+    root = registries.temp_root("onedock-smoke-")
     hub = private = None
     try:
         print("==> starting a Docker Hub stand-in and the private registry on loopback")
-        hub = local.RegistryProcess(root / "hub").start()
-        private = local.RegistryProcess(root / "private").start()
+        hub = registries.RegistryProcess(root / "hub").start()
+        private = registries.RegistryProcess(root / "private").start()
         client = docker.from_env(timeout=120)
         print(f"==> building test images offline from busybox-static, pushing to {hub.host}")
-        images = local.build_images(client, hub.host, layers=2, layer_mb=2)
+        images = lab_images.build_images(client, hub.host, layers=2, layer_mb=2)
         (root / "onedock.conf").write_text(
             f'registry = "{private.host}"\nregistry_insecure = true\n'
             f'registry_storage = "{private.storage}"\nfrontend = "one-fe"\n'
             f'[hosts]\n{HOST} = "unix:///var/run/docker.sock"\n'
         )
-        subprocess.run([sys.executable, "-m", "onedock", "remotes", "--dest",
-                        str(root / "remotes"), "--no-agent"], check=True, capture_output=True)
-        print(f"==> remotes tree written to {root / 'remotes'}\n")
-        s = Smoke(root)
+        shims = Shims.write(root / "remotes", root / "onedock.conf")
+        print(f"==> remotes tree written to {shims.remotes}\n")
+        s = Smoke(shims)
         img, vm = 7, 42
         src = f"onedock/image-{img}"
         s.ds("oneimage create --path docker://... : STAT", "stat", 100,
@@ -121,8 +109,8 @@ def run() -> int:
                 answer = _get(bridge.ip(42), port)
                 s.check(f"every port answers at the VM's IP: {bridge.ip(42)}:{port}",
                         answer == str(vm), answer)
-            s.probe("monitoring: vm/status", "vm", "status", "onedock-state")
-            s.probe("monitoring: vm/monitor", "vm", "monitor", "onedock-vms")
+            s.probe("monitoring: vm/status", "vm", "status")
+            s.probe("monitoring: vm/monitor", "vm", "monitor")
             s.vmm("poweroff: SHUTDOWN", "shutdown", dep, HOST, str(vm), HOST, stdin=drv(xml))
             s.check("the VM no longer answers", _get(bridge.ip(42), 80, 0.5) == "")
         finally:
@@ -140,9 +128,9 @@ def run() -> int:
         print(f"==> smoke {'PASSED' if not s.failed else f'FAILED ({s.failed} steps)'}")
         return 1 if s.failed else 0
     finally:
-        local.purge_vm(docker.from_env(), 42)
+        lab_images.purge_vm(docker.from_env(), 42)
         if hub is not None and private is not None:
-            local.remove_images(docker.from_env(), (hub.host, private.host))
+            lab_images.remove_images(docker.from_env(), (hub.host, private.host))
         for reg in (hub, private):
             if reg is not None:
                 reg.stop()

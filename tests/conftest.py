@@ -1,23 +1,22 @@
-"""Fixtures: a real Docker engine, real registries, offline test images, and a harness that
+"""Fixtures: a real Docker engine, real registries, offline test images, and a shims that
 runs the driver executables exactly as OpenNebula's MADs do (argv, stdin, exit code)."""
 
 from __future__ import annotations
 
-import base64
 import itertools
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from sandbox import local
-from sandbox.vmdoc import PROTOCOL, Bridge, ds_xml  # noqa: F401 - re-exported
+from lab import engines, registries
+from lab import images as lab_images
+from lab.documents import PROTOCOL, Bridge, ds_xml  # noqa: F401 - re-exported
+from lab.shims import Run, Shims  # noqa: F401 - Run re-exported
 from tests import helpers
 from tests.helpers import DOWN, FRONTEND, HOST, HOST2  # noqa: F401 - re-exported
 
@@ -50,7 +49,7 @@ def lab_root(tmp_path_factory):
 def _registry(root: Path, name: str):
     if shutil.which("docker-registry") is None:
         _missing("needs docker-registry (apt-get install docker-registry)")
-    return local.RegistryProcess(root / name).start()
+    return registries.RegistryProcess(root / name).start()
 
 
 @pytest.fixture(scope="session")
@@ -71,16 +70,13 @@ def private(lab_root):
 
 @pytest.fixture(scope="session")
 def images(docker_client, hub, private):
-    yield local.build_images(docker_client, hub.host)
-    local.remove_images(docker_client, (hub.host, private.host))
+    yield lab_images.build_images(docker_client, hub.host)
+    lab_images.remove_images(docker_client, (hub.host, private.host))
 
 
 @pytest.fixture(scope="session")
 def remotes(lab_root):
-    dest = lab_root / "remotes"
-    subprocess.run([sys.executable, "-m", "onedock", "remotes", "--dest", str(dest),
-                    "--no-agent"], check=True, capture_output=True)
-    return dest
+    return Shims.write(lab_root / "remotes").remotes
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +84,7 @@ def engine2(lab_root, docker_client):
     """A second Docker engine standing in for host 2 (own socket and data root)."""
     if shutil.which("dockerd") is None:
         _missing("needs dockerd for a second engine")
-    engine = local.SecondEngine(Path(tempfile.mkdtemp(prefix="od2-", dir="/tmp")))
+    engine = engines.SecondEngine(Path(tempfile.mkdtemp(prefix="od2-", dir="/tmp")))
     try:
         engine.start()
     except RuntimeError as exc:
@@ -126,47 +122,9 @@ def new_id():
     return lambda: next(_ids)
 
 
-@dataclass
-class Result:
-    rc: int
-    stdout: str
-    stderr: str
-
-    @property
-    def error_line(self) -> str:
-        lines = self.stderr.splitlines()
-        assert len(lines) == 1, f"expected one error line, got {self.stderr!r}"
-        return lines[0]
-
-
-class Harness:
-    """Runs remotes/<family>/onedock/<action> the way one_datastore / one_tm do."""
-
-    def __init__(self, remotes: Path, conf: Path):
-        self.remotes = remotes
-        self.env = dict(os.environ, ONEDOCK_CONF=str(conf))
-
-    def _run(self, argv, stdin: bytes, env=None, timeout=300) -> Result:
-        proc = subprocess.run(argv, input=stdin, capture_output=True, env=env or self.env,
-                              timeout=timeout, cwd="/")
-        return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-
-    def ds(self, action: str, xml: str | bytes, req_id: int = 0, *, raw: bytes | None = None,
-           env=None) -> Result:
-        """6.8+: argv `<id>`, stdin the base64 payload without newline."""
-        data = xml.encode() if isinstance(xml, str) else xml
-        payload = raw if raw is not None else base64.b64encode(data)
-        script = self.remotes / "datastore" / "onedock" / action
-        return self._run([str(script), str(req_id)], payload, env)
-
-    def tm(self, action: str, *args: str, stdin: bytes = b"", env=None) -> Result:
-        script = self.remotes / "tm" / "onedock" / action
-        return self._run([str(script), *args], stdin, env)
-
-
 @pytest.fixture(scope="session")
-def harness(remotes, conf):
-    return Harness(remotes, conf)
+def shims(remotes, conf):
+    return Shims(remotes, conf)
 
 
 class RegistryView:
@@ -232,22 +190,22 @@ def bridges(docker_client):
 
 
 @pytest.fixture(scope="session")
-def image_source(harness, images):
-    image_id = 800000 + id(harness) % 1000
-    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images['busybox']}"), image_id)
+def image_source(shims, images):
+    image_id = 800000 + id(shims) % 1000
+    res = shims.ds("cp", ds_xml(image_id, path=f"docker://{images['busybox']}"), image_id)
     assert res.rc == 0, res.stderr
     return res.stdout.split()[0]
 
 
 @pytest.fixture
-def staged(harness, image_source, new_id, docker_client, engine2, tmp_path):
+def staged(shims, image_source, new_id, docker_client, engine2, tmp_path):
     """A VM whose prolog ran: disk.0 cloned, context in disk.1."""
     vmid = new_id()
-    assert harness.tm("clone", f"{FRONTEND}:{image_source}", helpers.disk(vmid, 0), str(vmid),
+    assert shims.tm("clone", f"{FRONTEND}:{image_source}", helpers.disk(vmid, 0), str(vmid),
                       "1").rc == 0
     ctx = tmp_path / "context.sh"
     ctx.write_text(f"# Context variables generated by OpenNebula\nHOSTNAME='vm{vmid}'\n")
-    assert harness.tm("context", str(ctx), helpers.disk(vmid, 1), str(vmid), "0").rc == 0
+    assert shims.tm("context", str(ctx), helpers.disk(vmid, 1), str(vmid), "0").rc == 0
     yield vmid
     helpers.purge(docker_client, vmid)
     helpers.purge(engine2.client, vmid)

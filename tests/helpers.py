@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.local import purge_vm as purge  # noqa: F401 - the tests' name for it
+from lab.images import purge_vm as purge  # noqa: F401 - the tests' name for it
 
 FRONTEND = "one-fe"
 HOST = "node01"

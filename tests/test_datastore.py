@@ -12,9 +12,9 @@ import pytest
 from tests.conftest import PROTOCOL, ds_xml
 
 
-def _registered(harness, images, new_id, name="busybox"):
+def _registered(shims, images, new_id, name="busybox"):
     image_id = new_id()
-    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images[name]}"), image_id)
+    res = shims.ds("cp", ds_xml(image_id, path=f"docker://{images[name]}"), image_id)
     assert res.rc == 0, res.stderr
     return image_id, res.stdout.split()[0]
 
@@ -24,9 +24,9 @@ def _size(view, repo, ref="latest"):
     return manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
 
 
-def test_cp_copies_and_pins_the_digest(harness, images, hub_view, private_view, new_id):
+def test_cp_copies_and_pins_the_digest(shims, images, hub_view, private_view, new_id):
     image_id = new_id()
-    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images['multi']}"), image_id)
+    res = shims.ds("cp", ds_xml(image_id, path=f"docker://{images['multi']}"), image_id)
     assert res.rc == 0, res.stderr
     assert res.stdout == f"onedock/image-{image_id} docker\n"
     assert res.stderr == ""
@@ -38,25 +38,25 @@ def test_cp_copies_and_pins_the_digest(harness, images, hub_view, private_view, 
         assert private_view.has_blob(f"onedock/image-{image_id}", blob["digest"])
 
 
-def test_cp_of_the_path_the_610_cli_writes(harness, images, hub_view, private_view, new_id):
+def test_cp_of_the_path_the_610_cli_writes(shims, images, hub_view, private_view, new_id):
     """`oneimage create --path docker://REF` run in /home/user arrives as /home/user/docker://REF."""
     image_id = new_id()
     path = f"/var/lib/one/docker://{images['multi']}"
-    res = harness.ds("cp", ds_xml(image_id, path=path), image_id)
+    res = shims.ds("cp", ds_xml(image_id, path=path), image_id)
     assert res.rc == 0, res.stderr
     assert private_view.digest(f"onedock/image-{image_id}") == hub_view.digest("onedock-test/multi")
-    res = harness.ds("stat", ds_xml(path=path), 123)
+    res = shims.ds("stat", ds_xml(path=path), 123)
     assert res.rc == 0 and int(res.stdout) >= 1, res.stderr
 
 
 def test_registered_image_does_not_follow_the_upstream_tag(
-    harness, images, hub, docker_client, private_view, new_id
+    shims, images, hub, docker_client, private_view, new_id
 ):
     tag = f"{hub.host}/library/moving"
     docker_client.images.get(images["busybox"]).tag(tag, "v1")
     docker_client.images.push(tag, tag="v1")
     image_id = new_id()
-    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{tag}:v1"), image_id)
+    res = shims.ds("cp", ds_xml(image_id, path=f"docker://{tag}:v1"), image_id)
     assert res.rc == 0, res.stderr
     pinned = private_view.digest(f"onedock/image-{image_id}")
     docker_client.images.get(images["multi"]).tag(tag, "v1")
@@ -64,18 +64,18 @@ def test_registered_image_does_not_follow_the_upstream_tag(
     assert private_view.digest(f"onedock/image-{image_id}") == pinned
 
 
-def test_cp_by_digest_and_twice_is_the_same(harness, images, hub_view, private_view, new_id):
+def test_cp_by_digest_and_twice_is_the_same(shims, images, hub_view, private_view, new_id):
     digest = hub_view.digest("library/busybox")
     ref = images["busybox"].rsplit(":", 1)[0] + f"@{digest}"
     image_id = new_id()
     for _ in range(2):
-        res = harness.ds("cp", ds_xml(image_id, path=f"docker://{ref}"), image_id)
+        res = shims.ds("cp", ds_xml(image_id, path=f"docker://{ref}"), image_id)
         assert res.rc == 0, res.stderr
     assert private_view.digest(f"onedock/image-{image_id}") == digest
 
 
-def test_stat_reports_the_manifest_size_in_mb(harness, images, hub_view, new_id):
-    res = harness.ds("stat", ds_xml(path=f"docker://{images['multi']}"), 123)
+def test_stat_reports_the_manifest_size_in_mb(shims, images, hub_view, new_id):
+    res = shims.ds("stat", ds_xml(path=f"docker://{images['multi']}"), 123)
     assert res.rc == 0, res.stderr
     manifest_len = len(hub_view._req("GET", "/v2/onedock-test/multi/manifests/latest")[2])
     expected = math.ceil((_size(hub_view, "onedock-test/multi") + manifest_len) / (1 << 20))
@@ -83,7 +83,7 @@ def test_stat_reports_the_manifest_size_in_mb(harness, images, hub_view, new_id)
     assert expected >= 12  # three 4 MiB random layers do not compress
 
 
-def test_cp_of_a_docker_save_archive_runs(harness, images, docker_client, private, new_id):
+def test_cp_of_a_docker_save_archive_runs(shims, images, docker_client, private, new_id):
     import tempfile
     from pathlib import Path
 
@@ -93,7 +93,7 @@ def test_cp_of_a_docker_save_archive_runs(harness, images, docker_client, privat
         for chunk in docker_client.images.get(images["multi"]).save():
             out.write(chunk)
     image_id = new_id()
-    res = harness.ds("cp", ds_xml(image_id, path=str(archive)), image_id)
+    res = shims.ds("cp", ds_xml(image_id, path=str(archive)), image_id)
     assert res.rc == 0, res.stderr
     ref = f"{private.host}/onedock/image-{image_id}:latest"
     docker_client.images.pull(ref)
@@ -107,44 +107,44 @@ def test_cp_of_a_docker_save_archive_runs(harness, images, docker_client, privat
         safe.rmdir()
 
 
-def test_archive_outside_safe_dirs_is_refused(harness, tmp_path, new_id):
+def test_archive_outside_safe_dirs_is_refused(shims, tmp_path, new_id):
     xml = ds_xml(new_id(), path="/etc/passwd")  # example template: RESTRICTED_DIRS=/ SAFE=/var/tmp
-    res = harness.ds("cp", xml, 1)
+    res = shims.ds("cp", xml, 1)
     assert res.rc == 1
     assert "not allowed to copy images from /etc/passwd" in res.error_line
     assert res.stdout == ""
 
 
-def test_clone_is_a_registry_side_copy(harness, images, private_view, new_id):
-    _, source = _registered(harness, images, new_id, "multi")
+def test_clone_is_a_registry_side_copy(shims, images, private_view, new_id):
+    _, source = _registered(shims, images, new_id, "multi")
     new = new_id()
-    res = harness.ds("clone", ds_xml(new, path=source), new)
+    res = shims.ds("clone", ds_xml(new, path=source), new)
     assert res.rc == 0, res.stderr
     assert res.stdout == f"onedock/image-{new} docker\n"
     assert private_view.digest(f"onedock/image-{new}") == private_view.digest(source)
 
 
-def test_rm_deletes_the_manifest_and_repeats_safely(harness, images, private_view, new_id):
-    image_id, source = _registered(harness, images, new_id)
+def test_rm_deletes_the_manifest_and_repeats_safely(shims, images, private_view, new_id):
+    image_id, source = _registered(shims, images, new_id)
     manifest = private_view.manifest(source)
     for _ in range(2):
-        res = harness.ds("rm", ds_xml(image_id, source=source), image_id)
+        res = shims.ds("rm", ds_xml(image_id, source=source), image_id)
         assert res.rc == 0, res.stderr
     assert private_view.digest(source) is None
     assert not private_view.has_blob(source, manifest["layers"][0]["digest"])
 
 
-def test_rm_of_one_image_keeps_its_clone(harness, images, private_view, new_id):
-    image_id, source = _registered(harness, images, new_id)
+def test_rm_of_one_image_keeps_its_clone(shims, images, private_view, new_id):
+    image_id, source = _registered(shims, images, new_id)
     clone_id = new_id()
-    assert harness.ds("clone", ds_xml(clone_id, path=source), clone_id).rc == 0
-    assert harness.ds("rm", ds_xml(image_id, source=source), image_id).rc == 0
+    assert shims.ds("clone", ds_xml(clone_id, path=source), clone_id).rc == 0
+    assert shims.ds("rm", ds_xml(image_id, source=source), image_id).rc == 0
     assert private_view.digest(f"onedock/image-{clone_id}") is not None
 
 
-def test_mkfs_makes_an_empty_volume_image(harness, private_view, new_id):
+def test_mkfs_makes_an_empty_volume_image(shims, private_view, new_id):
     image_id = new_id()
-    res = harness.ds("mkfs", ds_xml(image_id, size=512, type_=2, fs="ext4"), image_id)
+    res = shims.ds("mkfs", ds_xml(image_id, size=512, type_=2, fs="ext4"), image_id)
     assert res.rc == 0, res.stderr
     assert res.stdout == f"onedock/image-{image_id}\n"  # mkfs prints SOURCE only
     manifest = private_view.manifest(f"onedock/image-{image_id}")
@@ -157,9 +157,9 @@ def test_mkfs_makes_an_empty_volume_image(harness, private_view, new_id):
     assert labels["org.opennebula.onedock.size_mb"] == "512"
 
 
-def test_monitor_reports_registry_storage(harness, images, private, new_id):
-    _registered(harness, images, new_id, "multi")
-    res = harness.ds("monitor", ds_xml(), 1)
+def test_monitor_reports_registry_storage(shims, images, private, new_id):
+    _registered(shims, images, new_id, "multi")
+    res = shims.ds("monitor", ds_xml(), 1)
     assert res.rc == 0, res.stderr
     values = dict(line.split("=") for line in res.stdout.split())
     assert set(values) == {"USED_MB", "FREE_MB", "TOTAL_MB"}
@@ -171,19 +171,18 @@ def test_monitor_reports_registry_storage(harness, images, private, new_id):
     assert total == fs.f_blocks * fs.f_frsize >> 20
 
 
-def test_old_calling_convention_base64_in_argv(harness, remotes, images, new_id):
+def test_old_calling_convention_base64_in_argv(shims, remotes, images, new_id):
     """OpenNebula <= 6.6 runs `cp <base64> <id>` with an empty stdin."""
     image_id = new_id()
     payload = base64.b64encode(ds_xml(image_id, path=f"docker://{images['busybox']}").encode())
-    res = harness._run([str(remotes / "datastore/onedock/cp"), payload.decode(), str(image_id)],
-                       b"")
+    res = shims.run([str(shims.script("datastore", "cp")), payload.decode(), str(image_id)])
     assert res.rc == 0, res.stderr
     assert res.stdout == f"onedock/image-{image_id} docker\n"
 
 
-def test_protocol_example_replayed_verbatim(harness):
+def test_protocol_example_replayed_verbatim(shims):
     """ds_cp.b64 exactly as oned sends it: a raw file PATH under SAFE_DIRS that does not exist."""
-    res = harness.ds("cp", b"", 7, raw=(PROTOCOL / "ds_cp.b64").read_bytes())
+    res = shims.ds("cp", b"", 7, raw=(PROTOCOL / "ds_cp.b64").read_bytes())
     assert res.rc == 1
     assert res.error_line == "datastore/cp: /var/tmp/alpine-rootfs.raw is not a file"
 
@@ -203,9 +202,9 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_malformed_payloads_fail_in_one_line(harness, case):
+def test_malformed_payloads_fail_in_one_line(shims, case):
     raw, message = BAD_INPUTS[case]
-    res = harness.ds("cp", b"", 5, raw=raw)
+    res = shims.ds("cp", b"", 5, raw=raw)
     assert res.rc == 1
     assert message in res.error_line
     assert res.stdout == ""
@@ -228,39 +227,39 @@ HOSTILE_PATHS = [
 
 
 @pytest.mark.parametrize("path", HOSTILE_PATHS)
-def test_hostile_paths_are_refused_and_leave_nothing(harness, private_view, new_id, path):
+def test_hostile_paths_are_refused_and_leave_nothing(shims, private_view, new_id, path):
     image_id = new_id()
     for action in ("cp", "stat"):
-        res = harness.ds(action, ds_xml(image_id, path=path), image_id)
+        res = shims.ds(action, ds_xml(image_id, path=path), image_id)
         assert res.rc == 1, res.stdout
         assert res.error_line.startswith(f"datastore/{action}: ")
         assert res.stdout == ""
     assert private_view.digest(f"onedock/image-{image_id}") is None
 
 
-def test_missing_path_is_an_error(harness, new_id):
-    res = harness.ds("cp", ds_xml(new_id(), path=""), 3)
+def test_missing_path_is_an_error(shims, new_id):
+    res = shims.ds("cp", ds_xml(new_id(), path=""), 3)
     assert res.rc == 1
     assert "has no PATH" in res.error_line
 
 
-def test_image_that_does_not_exist(harness, hub, private_view, new_id):
+def test_image_that_does_not_exist(shims, hub, private_view, new_id):
     image_id = new_id()
-    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{hub.host}/library/nope:1"), image_id)
+    res = shims.ds("cp", ds_xml(image_id, path=f"docker://{hub.host}/library/nope:1"), image_id)
     assert res.rc == 1
     assert "not found" in res.error_line and "library/nope" in res.error_line
     assert private_view.digest(f"onedock/image-{image_id}") is None
 
 
-def test_registry_down(harness, images, conf, tmp_path, new_id):
-    from sandbox.local import free_port
+def test_registry_down(shims, images, conf, tmp_path, new_id):
+    from lab.registries import free_port
 
     bad = tmp_path / "down.conf"
     bad.write_text(conf.read_text().replace(
         conf.read_text().split('"')[1], f"127.0.0.1:{free_port()}", 1))
-    env = dict(harness.env, ONEDOCK_CONF=str(bad))
+    env = dict(shims.env, ONEDOCK_CONF=str(bad))
     image_id = new_id()
-    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images['busybox']}"), image_id,
+    res = shims.ds("cp", ds_xml(image_id, path=f"docker://{images['busybox']}"), image_id,
                      env=env)
     assert res.rc == 1
     assert "unreachable" in res.error_line and "is the registry running" in res.error_line
@@ -295,7 +294,7 @@ class _Broken(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_source_registry_answering_500_leaves_nothing(harness, images, hub, private_view,
+def test_source_registry_answering_500_leaves_nothing(shims, images, hub, private_view,
                                                       new_id):
     _Broken.upstream = hub.host
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
@@ -304,7 +303,7 @@ def test_source_registry_answering_500_leaves_nothing(harness, images, hub, priv
     try:
         port = server.server_address[1]
         image_id = new_id()
-        res = harness.ds("cp", ds_xml(image_id, path=f"docker://127.0.0.1:{port}/onedock-test/"
+        res = shims.ds("cp", ds_xml(image_id, path=f"docker://127.0.0.1:{port}/onedock-test/"
                                                       "multi:latest"), image_id)
         assert res.rc == 1
         assert "answered 500" in res.error_line and "disk on fire" in res.error_line
@@ -318,17 +317,17 @@ def test_source_registry_answering_500_leaves_nothing(harness, images, hub, priv
         server.shutdown()
 
 
-def test_the_private_registry_is_not_a_source(harness, images, private, new_id):
+def test_the_private_registry_is_not_a_source(shims, images, private, new_id):
     """Its repositories are other images' disks: reading them would bypass ONE's ACLs."""
     victim = new_id()
-    assert harness.ds("cp", ds_xml(victim, path=f"docker://{images['busybox']}"), victim).rc == 0
+    assert shims.ds("cp", ds_xml(victim, path=f"docker://{images['busybox']}"), victim).rc == 0
     thief = new_id()
-    res = harness.ds("cp", ds_xml(thief, path=f"docker://{private.host}/onedock/image-{victim}"),
+    res = shims.ds("cp", ds_xml(thief, path=f"docker://{private.host}/onedock/image-{victim}"),
                      thief)
     assert res.rc == 1 and "cannot be registered from the private registry" in res.error_line
 
 
-def test_compressed_archives_are_refused(harness, docker_client, images, new_id):
+def test_compressed_archives_are_refused(shims, docker_client, images, new_id):
     import gzip
     import tempfile
     from pathlib import Path
@@ -339,7 +338,7 @@ def test_compressed_archives_are_refused(harness, docker_client, images, new_id)
         with gzip.open(archive, "wb") as out:
             for chunk in docker_client.images.get(images["busybox"]).save():
                 out.write(chunk)
-        res = harness.ds("cp", ds_xml(new_id(), path=str(archive)), 1)
+        res = shims.ds("cp", ds_xml(new_id(), path=str(archive)), 1)
         assert res.rc == 1 and "is not a readable docker save archive" in res.error_line
     finally:
         archive.unlink(missing_ok=True)

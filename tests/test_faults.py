@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.local import RegistryProcess, free_port
+from lab.registries import RegistryProcess, free_port
 from tests.conftest import RegistryView, ds_xml
 from tests.helpers import FRONTEND, HOST, HOST2, disk, purge
 
@@ -53,8 +53,8 @@ def _conf(conf: Path, tmp_path: Path, name: str, private, registry: str,
     return path
 
 
-def _env(harness, path: Path) -> dict:
-    return dict(harness.env, ONEDOCK_CONF=str(path))
+def _env(shims, path: Path) -> dict:
+    return dict(shims.env, ONEDOCK_CONF=str(path))
 
 
 def tags(client, vmid: int) -> set[str]:
@@ -73,19 +73,19 @@ def _drop_new_images(client, before: set[str]) -> None:
             client.images.remove(image_id, force=True)
 
 
-def _rm_image(harness, image_id: int) -> None:
+def _rm_image(shims, image_id: int) -> None:
     """DS rm: the repository's manifest and blobs go (idempotent)."""
-    harness.ds("rm", ds_xml(image_id, source=f"onedock/image-{image_id}"), image_id)
+    shims.ds("rm", ds_xml(image_id, source=f"onedock/image-{image_id}"), image_id)
 
 
-def test_registry_down_during_clone(harness, conf, tmp_path, private, image_source,
+def test_registry_down_during_clone(shims, conf, tmp_path, private, image_source,
                                     docker_client, new_id):
     dead = f"127.0.0.1:{free_port()}"
-    env = _env(harness, _conf(conf, tmp_path, "dead.conf", private, dead))
+    env = _env(shims, _conf(conf, tmp_path, "dead.conf", private, dead))
     vmid = new_id()
     images_before = _image_ids(docker_client)
     try:
-        res = harness.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0), str(vmid), "1",
+        res = shims.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0), str(vmid), "1",
                          env=env)
         assert (res.rc, res.stdout) == (1, "")
         line = res.error_line
@@ -113,12 +113,12 @@ def full_registry():
             root.rmdir()
 
 
-def test_registry_disk_full_during_cp(harness, conf, tmp_path, private, images, full_registry,
+def test_registry_disk_full_during_cp(shims, conf, tmp_path, private, images, full_registry,
                                       new_id):
-    env = _env(harness, _conf(conf, tmp_path, "full.conf", private, full_registry.host,
+    env = _env(shims, _conf(conf, tmp_path, "full.conf", private, full_registry.host,
                               str(full_registry.storage)))
     image_id = new_id()
-    res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images['multi']}"), image_id,
+    res = shims.ds("cp", ds_xml(image_id, path=f"docker://{images['multi']}"), image_id,
                      env=env)
     assert (res.rc, res.stdout) == (1, "")
     line = res.error_line
@@ -132,7 +132,7 @@ def test_registry_disk_full_during_cp(harness, conf, tmp_path, private, images, 
     assert status == 404 or "latest" not in (json.loads(body).get("tags") or []), body
 
 
-def test_dockerd_stopped_then_back(harness, image_source, engine2, new_id):
+def test_dockerd_stopped_then_back(shims, image_source, engine2, new_id):
     """node02 is engine2 in the session's [hosts]: the clone finds its dockerd gone."""
     vmid = new_id()
     before = _image_ids(engine2.client)
@@ -140,7 +140,7 @@ def test_dockerd_stopped_then_back(harness, image_source, engine2, new_id):
         engine2.stop()
         try:
             started = time.monotonic()
-            res = harness.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0, HOST2),
+            res = shims.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0, HOST2),
                              str(vmid), "1")
             elapsed = time.monotonic() - started
         finally:
@@ -149,7 +149,7 @@ def test_dockerd_stopped_then_back(harness, image_source, engine2, new_id):
         line = res.error_line
         assert f"Docker engine of {HOST2} unreachable" in line and engine2.url in line, line
         assert elapsed < 10, f"took {elapsed:.1f}s"
-        again = harness.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0, HOST2),
+        again = shims.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0, HOST2),
                            str(vmid), "1")
         assert (again.rc, again.stdout, again.stderr) == (0, "", "")
         assert tags(engine2.client, vmid) == {f"one-{vmid}:disk.0"}
@@ -169,18 +169,18 @@ def _kill_after(argv: list[str], stdin: bytes, env: dict, delay: float) -> int:
     return proc.wait()
 
 
-def test_cp_killed_at_random_then_retried(harness, images, hub_view, private_view, new_id):
+def test_cp_killed_at_random_then_retried(shims, images, hub_view, private_view, new_id):
     import base64
 
     rng = random.Random(SEED)
     image_id = new_id()
     xml = ds_xml(image_id, path=f"docker://{images['multi']}")
-    script = harness.remotes / "datastore" / "onedock" / "cp"
+    script = shims.script("datastore", "cp")
     try:
         codes = [_kill_after([str(script), str(image_id)], base64.b64encode(xml.encode()),
-                             harness.env, rng.uniform(0.0, 0.3)) for _ in range(5)]
+                             shims.env, rng.uniform(0.0, 0.3)) for _ in range(5)]
         assert -signal.SIGKILL in codes, codes  # at least one kill landed mid-action
-        res = harness.ds("cp", xml, image_id)
+        res = shims.ds("cp", xml, image_id)
         assert (res.rc, res.stdout, res.stderr) == (0, f"onedock/image-{image_id} docker\n", "")
         repo = f"onedock/image-{image_id}"
         assert private_view.digest(repo) == hub_view.digest("onedock-test/multi")
@@ -188,46 +188,46 @@ def test_cp_killed_at_random_then_retried(harness, images, hub_view, private_vie
         for blob in [manifest["config"], *manifest["layers"]]:
             assert private_view.has_blob(repo, blob["digest"])
     finally:
-        _rm_image(harness, image_id)
+        _rm_image(shims, image_id)
 
 
-def test_clone_killed_at_random_then_retried(harness, images, private, private_view, engine2,
+def test_clone_killed_at_random_then_retried(shims, images, private, private_view, engine2,
                                              new_id):
     """To host 2, of an image it lacks: the kill lands while its dockerd pulls."""
     rng = random.Random(SEED + 1)
     image_id, vmid = new_id(), new_id()
     before = _image_ids(engine2.client)
     try:
-        res = harness.ds("cp", ds_xml(image_id, path=f"docker://{images['multi']}"), image_id)
+        res = shims.ds("cp", ds_xml(image_id, path=f"docker://{images['multi']}"), image_id)
         assert res.rc == 0, res.stderr
         source = res.stdout.split()[0]
-        script = harness.remotes / "tm" / "onedock" / "clone"
+        script = shims.script("tm", "clone")
         argv = [str(script), f"{FRONTEND}:{source}", disk(vmid, 0, HOST2), str(vmid), "1"]
-        codes = [_kill_after(argv, b"", harness.env, rng.uniform(0.0, 0.3)) for _ in range(5)]
+        codes = [_kill_after(argv, b"", shims.env, rng.uniform(0.0, 0.3)) for _ in range(5)]
         assert -signal.SIGKILL in codes, codes
-        res = harness.tm("clone", *argv[1:])
+        res = shims.tm("clone", *argv[1:])
         assert (res.rc, res.stdout, res.stderr) == (0, "", "")
         assert tags(engine2.client, vmid) == {f"one-{vmid}:disk.0"}
         staged = engine2.client.images.get(f"one-{vmid}:disk.0")
         digest = private_view.digest(source)
         assert f"{private.host}/{source}@{digest}" in staged.attrs["RepoDigests"]
-        again = harness.tm("clone", *argv[1:])
+        again = shims.tm("clone", *argv[1:])
         assert again.rc == 0, again.stderr
         assert tags(engine2.client, vmid) == {f"one-{vmid}:disk.0"}
     finally:
         purge(engine2.client, vmid)
         _drop_new_images(engine2.client, before)
-        _rm_image(harness, image_id)
+        _rm_image(shims, image_id)
 
 
-def test_twenty_concurrent_clones_of_one_source(harness, image_source, docker_client, new_id):
+def test_twenty_concurrent_clones_of_one_source(shims, image_source, docker_client, new_id):
     vmids = [new_id() for _ in range(20)]
-    script = harness.remotes / "tm" / "onedock" / "clone"
+    script = shims.script("tm", "clone")
     before = _image_ids(docker_client)
     try:
         procs = [subprocess.Popen([str(script), f"{FRONTEND}:{image_source}", disk(vmid, 0, HOST),
                                    str(vmid), "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  stdin=subprocess.DEVNULL, env=harness.env, cwd="/")
+                                  stdin=subprocess.DEVNULL, env=shims.env, cwd="/")
                  for vmid in vmids]
         results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]
         for proc in procs:

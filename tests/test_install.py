@@ -336,8 +336,8 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
 def test_rendered_registry_serves_push_and_pull(tmp_path, docker_client, images):
     """The front-end's registry runs from the rendered config, with TLS, and Docker uses it."""
+    from lab.registries import free_port
     from onedock.registry.client import Registry
-    from sandbox.local import free_port
 
     cert, key = _self_signed(tmp_path)
     port = free_port()

@@ -13,34 +13,23 @@ from pathlib import Path
 import docker.errors
 import pytest
 
+from lab.shims import probe_config
 from onedock.monitor.cgroups import Cgroups
 
-CONFIG = (b"<MONITOR_CONFIGURATION><PROBES_PERIOD><SYNC_STATE_VM>{sync}</SYNC_STATE_VM>"
-          b"</PROBES_PERIOD><DATASTORE_LOCATION>{ds}</DATASTORE_LOCATION>"
-          b"</MONITOR_CONFIGURATION>")
 LABEL = "org.opennebula.onedock.vmid"
 
 
 @pytest.fixture
-def probe_env(harness, tmp_path, conf):
+def probe_env(shims, tmp_path, conf):
     state = tmp_path / "state"
     path = tmp_path / "probe.conf"
     path.write_text(conf.read_text().split("[hosts]")[0] + f'state_dir = "{state}"\n')
-    return dict(harness.env, ONEDOCK_CONF=str(path))
+    return dict(shims.env, ONEDOCK_CONF=str(path))
 
 
-def probe(remotes, env, group, name, *, sync=180, ds="/nonexistent", host_id=3):
-    script = {("host", "system"): "onedock-system", ("host", "monitor"): "onedock-monitor",
-              ("host", "beacon"): "onedock-beacon", ("vm", "monitor"): "onedock-vms",
-              ("vm", "status"): "onedock-state", ("vm", "execution"): "onedock-exec"}[
-                  (group, name)]
-    path = remotes / "im" / "onedock-probes.d" / group / name / script
-    stdin = CONFIG.replace(b"{sync}", str(sync).encode()).replace(b"{ds}", str(ds).encode())
-    started = time.perf_counter()
-    proc = subprocess.run([str(path), "onedock", str(host_id), "node01"], input=stdin,
-                          capture_output=True, env=env, timeout=60)
-    proc.elapsed = time.perf_counter() - started
-    return proc
+def probe(shims, env, group, name, *, sync=180, ds="/nonexistent", host_id=3):
+    return shims.probe(group, name, host_id=host_id, stdin=probe_config(sync, str(ds)), env=env,
+                       timeout=60)
 
 
 def keyvals(text: str) -> dict[str, str]:
@@ -122,31 +111,31 @@ def small_ds(tmp_path):
     subprocess.run(["umount", str(ds)], check=True)
 
 
-def test_host_system_matches_the_kernel(remotes, probe_env, small_ds, docker_client):
-    proc = probe(remotes, probe_env, "host", "system", ds=small_ds)
-    assert proc.returncode == 0, proc.stderr
-    values = keyvals(proc.stdout.decode())
+def test_host_system_matches_the_kernel(shims, probe_env, small_ds, docker_client):
+    proc = probe(shims, probe_env, "host", "system", ds=small_ds)
+    assert proc.rc == 0, proc.stderr
+    values = keyvals(proc.stdout)
     assert values["HYPERVISOR"] == "onedock"
     assert int(values["TOTALCPU"]) == os.cpu_count() * 100
     meminfo = Path("/proc/meminfo").read_text()
     assert int(values["TOTALMEMORY"]) == int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1))
     assert int(values["CGROUPS_VERSION"]) == Cgroups().version
     ds = re.search(r"DS=\[ID=0, USED_MB=(\d+), TOTAL_MB=(\d+), FREE_MB=(\d+)\]",
-                   proc.stdout.decode())
+                   proc.stdout)
     assert ds, proc.stdout
     # the disks live in Docker's data root and volumes, not on DATASTORE_LOCATION's 16 MiB
     assert int(ds.group(2)) == docker_capacity_mb(docker_client) > 16
     assert int(values["DS_LOCATION_TOTAL_MB"]) == int(ds.group(2))
 
 
-def test_capacity_falls_back_to_the_location_when_dockerd_is_down(remotes, probe_env, small_ds,
+def test_capacity_falls_back_to_the_location_when_dockerd_is_down(shims, probe_env, small_ds,
                                                                    tmp_path):
     conf = tmp_path / "down.conf"
     conf.write_text(Path(probe_env["ONEDOCK_CONF"]).read_text() +
                     'local_docker = "unix:///nonexistent/docker.sock"\nprobe_timeout = 2\n')
-    proc = probe(remotes, dict(probe_env, ONEDOCK_CONF=str(conf)), "host", "system", ds=small_ds)
-    assert proc.returncode == 0, proc.stderr
-    assert re.search(r"DS=\[ID=0, USED_MB=\d, TOTAL_MB=16, FREE_MB=1\d\]", proc.stdout.decode())
+    proc = probe(shims, dict(probe_env, ONEDOCK_CONF=str(conf)), "host", "system", ds=small_ds)
+    assert proc.rc == 0, proc.stderr
+    assert re.search(r"DS=\[ID=0, USED_MB=\d, TOTAL_MB=16, FREE_MB=1\d\]", proc.stdout)
 
 
 def test_capacity_through_mountinfo_when_the_root_is_unreadable(tmp_path):
@@ -161,49 +150,49 @@ def test_capacity_through_mountinfo_when_the_root_is_unreadable(tmp_path):
     assert capacity.combined(["/", "/"]).total_mb == usage.total_mb  # one filesystem, once
 
 
-def test_host_monitor_adds_up(remotes, probe_env):
-    proc = probe(remotes, probe_env, "host", "monitor")
-    assert proc.returncode == 0, proc.stderr
-    values = {k: int(v) for k, v in keyvals(proc.stdout.decode()).items() if v.isdigit()}
+def test_host_monitor_adds_up(shims, probe_env):
+    proc = probe(shims, probe_env, "host", "monitor")
+    assert proc.rc == 0, proc.stderr
+    values = {k: int(v) for k, v in keyvals(proc.stdout).items() if v.isdigit()}
     meminfo = Path("/proc/meminfo").read_text()
     total = int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1))
     assert values["USEDMEMORY"] + values["FREEMEMORY"] == total
     assert values["USEDCPU"] + values["FREECPU"] == os.cpu_count() * 100
 
 
-def test_vm_memory_matches_the_cgroup(remotes, probe_env, boxes):
+def test_vm_memory_matches_the_cgroup(shims, probe_env, boxes):
     vmid, box = boxes("dd if=/dev/zero of=/dev/shm/fill bs=1M count=64 2>/dev/null; sleep 600",
                       mem_limit="256m", shm_size="128m")
     time.sleep(1.0)
-    proc = probe(remotes, probe_env, "vm", "monitor")
-    assert proc.returncode == 0, proc.stderr
-    reported = int(vm_lines(proc.stdout.decode())[vmid]["MEMORY"])
+    proc = probe(shims, probe_env, "vm", "monitor")
+    assert proc.rc == 0, proc.stderr
+    reported = int(vm_lines(proc.stdout)[vmid]["MEMORY"])
     kernel = Cgroups().memory_bytes(box.id) // 1024
     assert reported >= 64 * 1024
     assert abs(reported - kernel) <= 2048  # KB; the two reads are moments apart
 
 
-def test_vm_cpu_follows_the_load(remotes, probe_env, boxes):
+def test_vm_cpu_follows_the_load(shims, probe_env, boxes):
     busy, _ = boxes("while :; do :; done", nano_cpus=500_000_000)
     idle, _ = boxes("sleep 600")
-    probe(remotes, probe_env, "vm", "monitor")  # first sample
+    probe(shims, probe_env, "vm", "monitor")  # first sample
     time.sleep(2.0)
-    proc = probe(remotes, probe_env, "vm", "monitor")
-    found = vm_lines(proc.stdout.decode())
+    proc = probe(shims, probe_env, "vm", "monitor")
+    found = vm_lines(proc.stdout)
     assert 35.0 <= float(found[busy]["CPU"]) <= 60.0  # capped at half a CPU
     assert float(found[idle]["CPU"]) < 5.0
 
 
-def test_vm_network_counters_come_from_its_veth(harness, remotes, probe_env, docker_client,
+def test_vm_network_counters_come_from_its_veth(shims, remotes, probe_env, docker_client,
                                                 bridges, staged, image_source):
     from tests.test_vmm import deploy, get, vm_xml
 
     vmid, br = staged, bridges[0]
-    assert deploy(harness, vmid, vm_xml(vmid, image_source, br, 40)).rc == 0
+    assert deploy(shims, vmid, vm_xml(vmid, image_source, br, 40)).rc == 0
     for _ in range(5):
         get(br.ip(40), 80)
-    proc = probe(remotes, probe_env, "vm", "monitor")
-    values = vm_lines(proc.stdout.decode())[vmid]
+    proc = probe(shims, probe_env, "vm", "monitor")
+    values = vm_lines(proc.stdout)[vmid]
     stats = "/sys/class/net/one-{}-0/statistics/{}"
     rx = int(Path(stats.format(vmid, "tx_bytes")).read_text())
     tx = int(Path(stats.format(vmid, "rx_bytes")).read_text())
@@ -211,15 +200,15 @@ def test_vm_network_counters_come_from_its_veth(harness, remotes, probe_env, doc
     assert int(values["NETTX"]) > 5 * 10  # five HTTP answers went out
 
 
-def test_states_running_paused_stopped_and_sync(remotes, probe_env, boxes, docker_client):
+def test_states_running_paused_stopped_and_sync(shims, probe_env, boxes, docker_client):
     running, _ = boxes("sleep 600")
     paused, pbox = boxes("sleep 600")
     stopped, sbox = boxes("sleep 600")
     pbox.pause()
     sbox.stop(timeout=0)
-    proc = probe(remotes, probe_env, "vm", "status")
-    assert proc.returncode == 0, proc.stderr
-    text = proc.stdout.decode()
+    proc = probe(shims, probe_env, "vm", "status")
+    assert proc.rc == 0, proc.stderr
+    text = proc.stdout
     assert text.splitlines()[:2] == ["SYNC_STATE=yes", "MISSING_STATE=POWEROFF"]
     states = vm_lines(text)
     assert states[running] == {"STATE": "RUNNING"}
@@ -227,28 +216,28 @@ def test_states_running_paused_stopped_and_sync(remotes, probe_env, boxes, docke
     assert states[stopped] == {"STATE": "POWEROFF"}
     # within SYNC_STATE_VM only changes are reported
     mine = {running, paused, stopped}
-    again = probe(remotes, probe_env, "vm", "status").stdout.decode()
+    again = probe(shims, probe_env, "vm", "status").stdout
     assert not again.startswith("SYNC_STATE") and not mine & set(vm_lines(again))
     pbox.unpause()
-    changed = vm_lines(probe(remotes, probe_env, "vm", "status").stdout.decode())
+    changed = vm_lines(probe(shims, probe_env, "vm", "status").stdout)
     assert {k: v for k, v in changed.items() if k in mine} == {paused: {"STATE": "RUNNING"}}
     # SYNC_STATE_VM=0: every run is a full report
-    full = probe(remotes, probe_env, "vm", "status", sync=0).stdout.decode()
+    full = probe(shims, probe_env, "vm", "status", sync=0).stdout
     assert full.startswith("SYNC_STATE=yes") and len(vm_lines(full)) >= 3
 
 
-def test_only_running_and_paused_vms_get_records(remotes, probe_env, boxes):
+def test_only_running_and_paused_vms_get_records(shims, probe_env, boxes):
     running, _ = boxes("sleep 600")
     paused, pbox = boxes("sleep 600")
     stopped, sbox = boxes("sleep 600")
     pbox.pause()
     sbox.stop(timeout=0)
-    found = vm_lines(probe(remotes, probe_env, "vm", "monitor").stdout.decode())
+    found = vm_lines(probe(shims, probe_env, "vm", "monitor").stdout)
     assert running in found and paused in found
     assert stopped not in found  # zeros would overwrite the figures oned shows
 
 
-def test_disk_size_of_the_layer_and_of_volumes(remotes, probe_env, boxes, docker_client):
+def test_disk_size_of_the_layer_and_of_volumes(shims, probe_env, boxes, docker_client):
     from tests.helpers import VOL_LABEL
 
     vmid, _ = boxes("head -c 9000000 /dev/zero > /big; sleep 600",
@@ -260,7 +249,7 @@ def test_disk_size_of_the_layer_and_of_volumes(remotes, probe_env, boxes, docker
             ["sh", "-c", "head -c 3000000 /dev/zero > /v/data"], remove=True,
             volumes={volume.name: {"bind": "/v"}}, network_disabled=True)
         time.sleep(1.0)
-        text = probe(remotes, probe_env, "vm", "monitor").stdout.decode()
+        text = probe(shims, probe_env, "vm", "monitor").stdout
         monitor = base64.b64decode(re.search(
             rf'ID="{vmid}", DEPLOY_ID="one-{vmid}", MONITOR="([^"]+)"', text).group(1)).decode()
         sizes = dict(re.findall(r"DISK_SIZE=\[ID=(\d+),SIZE=(\d+)\]", monitor))
@@ -271,21 +260,21 @@ def test_disk_size_of_the_layer_and_of_volumes(remotes, probe_env, boxes, docker
         volume.remove(force=True)
 
 
-def test_running_to_poweroff_waits_for_three_observations(remotes, probe_env, boxes):
+def test_running_to_poweroff_waits_for_three_observations(shims, probe_env, boxes):
     """The shutdown action has not replied yet when the container stops (vmstate's why)."""
     vmid, box = boxes("sleep 600")
-    first = vm_lines(probe(remotes, probe_env, "vm", "status").stdout.decode())
+    first = vm_lines(probe(shims, probe_env, "vm", "status").stdout)
     assert first[vmid] == {"STATE": "RUNNING"}
     box.stop(timeout=0)
-    seen = [vm_lines(probe(remotes, probe_env, "vm", "status", sync=0).stdout.decode()).get(vmid)
+    seen = [vm_lines(probe(shims, probe_env, "vm", "status", sync=0).stdout).get(vmid)
             for _ in range(3)]
     assert seen == [{"STATE": "RUNNING"}, {"STATE": "RUNNING"}, {"STATE": "POWEROFF"}]
     box.start()
-    back = vm_lines(probe(remotes, probe_env, "vm", "status").stdout.decode())
+    back = vm_lines(probe(shims, probe_env, "vm", "status").stdout)
     assert back[vmid] == {"STATE": "RUNNING"}  # at once
 
 
-def test_foreign_containers_are_ignored(remotes, probe_env, docker_client, images, new_id):
+def test_foreign_containers_are_ignored(shims, probe_env, docker_client, images, new_id):
     vmid = new_id()
     impostor = docker_client.containers.run(images["busybox"], ["sleep", "600"], detach=True,
                                             name=f"not-one-{vmid}", labels={LABEL: str(vmid)},
@@ -294,26 +283,26 @@ def test_foreign_containers_are_ignored(remotes, probe_env, docker_client, image
                                          network_disabled=True)
     try:
         for name in ("monitor", "status"):
-            proc = probe(remotes, probe_env, "vm", name, sync=0)
-            assert vmid not in vm_lines(proc.stdout.decode())
-            assert plain.name not in proc.stdout.decode()
+            proc = probe(shims, probe_env, "vm", name, sync=0)
+            assert vmid not in vm_lines(proc.stdout)
+            assert plain.name not in proc.stdout
     finally:
         impostor.remove(force=True)
         plain.remove(force=True)
 
 
-def test_dockerd_down_fails_fast_in_one_line(remotes, probe_env, tmp_path):
+def test_dockerd_down_fails_fast_in_one_line(shims, probe_env, tmp_path):
     conf = tmp_path / "down.conf"
     conf.write_text(Path(probe_env["ONEDOCK_CONF"]).read_text() +
                     'local_docker = "unix:///nonexistent/docker.sock"\nprobe_timeout = 2\n')
     env = dict(probe_env, ONEDOCK_CONF=str(conf))
     for name in ("monitor", "status"):
-        proc = probe(remotes, env, "vm", name)
-        assert proc.returncode == 1
-        lines = proc.stderr.decode().splitlines()
+        proc = probe(shims, env, "vm", name)
+        assert proc.rc == 1
+        lines = proc.stderr.splitlines()
         assert len(lines) == 1 and "unreachable" in lines[0]
-        assert proc.elapsed < 3
-    assert probe(remotes, env, "host", "monitor").returncode == 0  # the host itself is fine
+        assert proc.seconds < 3
+    assert probe(shims, env, "host", "monitor").rc == 0  # the host itself is fine
 
 
 def test_container_gone_mid_probe(docker_client, images, tmp_path, conf, new_id):
@@ -354,8 +343,7 @@ def test_cgroup_v2_layout(tmp_path):
     assert cg.memory_bytes("b" * 64) is None  # gone
 
 
-def test_probe_refuses_bad_arguments(remotes, probe_env):
-    path = remotes / "im" / "onedock-probes.d" / "vm" / "status" / "onedock-state"
-    proc = subprocess.run([str(path), "onedock", "3;reboot", "node01"], input=b"",
-                          capture_output=True, env=probe_env)
-    assert proc.returncode == 1 and b"is not a number" in proc.stderr
+def test_probe_refuses_bad_arguments(shims, probe_env):
+    path = shims.probe_script("vm", "status")
+    proc = shims.run([str(path), "onedock", "3;reboot", "node01"], env=probe_env)
+    assert proc.rc == 1 and "is not a number" in proc.stderr

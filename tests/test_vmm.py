@@ -14,7 +14,7 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from sandbox.vmdoc import SERVE, drv, vm_xml  # noqa: F401
+from lab.documents import SERVE, drv, vm_xml  # noqa: F401
 from tests.conftest import FRONTEND, HOST, HOST2, ds_xml
 from tests.helpers import disk, purge, tags, vmdir
 
@@ -47,20 +47,19 @@ def assert_one_veth(br, vmid: int) -> None:
     assert links.count(f"one-{vmid}-0") == 1
 
 
-def vmm(harness, action, *args, stdin=b""):
-    script = harness.remotes / "vmm" / "onedock" / action
-    return harness._run([str(script), *args], stdin)
+def vmm(shims, action, *args, stdin=b""):
+    return shims.vmm(action, *args, stdin=stdin)
 
 
-def deploy(harness, vmid, xml, host=HOST):
-    return vmm(harness, "deploy", f"/var/lib/one//datastores/0/{vmid}/deployment.0", host,
+def deploy(shims, vmid, xml, host=HOST):
+    return vmm(shims, "deploy", f"/var/lib/one//datastores/0/{vmid}/deployment.0", host,
                str(vmid), host, stdin=xml.encode() + b"\n")
 
 
-def test_deploy_reaches_every_port_at_the_nic_ip(harness, bridges, staged, image_source,
+def test_deploy_reaches_every_port_at_the_nic_ip(shims, bridges, staged, image_source,
                                                  docker_client):
     vmid, br = staged, bridges[0]
-    res = deploy(harness, vmid, vm_xml(vmid, image_source, br, 20))
+    res = deploy(shims, vmid, vm_xml(vmid, image_source, br, 20))
     assert (res.rc, res.stdout, res.stderr) == (0, f"one-{vmid}\n", "")
     assert get(br.ip(20), 80) == str(vmid)
     assert get(br.ip(20), 8080) == str(vmid)
@@ -77,60 +76,60 @@ def test_deploy_reaches_every_port_at_the_nic_ip(harness, bridges, staged, image
     assert "started" in out and "ssh-ed25519 AAAA" in out
 
 
-def test_lifecycle_keeps_the_writable_layer(harness, bridges, staged, image_source,
+def test_lifecycle_keeps_the_writable_layer(shims, bridges, staged, image_source,
                                             docker_client, tmp_path):
     vmid, br = staged, bridges[0]
     xml = vm_xml(vmid, image_source, br, 21)
     data = drv(xml)
     dep = f"one-{vmid}"
-    assert deploy(harness, vmid, xml).rc == 0
+    assert deploy(shims, vmid, xml).rc == 0
     box = docker_client.containers.get(dep)
     box.exec_run(["sh", "-c", "echo survived > /root/mark"])
     # poweroff then resume: a SHUTDOWN, later a DEPLOY again
-    assert vmm(harness, "shutdown", dep, HOST, str(vmid), HOST, stdin=data).rc == 0
+    assert vmm(shims, "shutdown", dep, HOST, str(vmid), HOST, stdin=data).rc == 0
     assert docker_client.containers.get(dep).status == "exited"
     assert unreachable(br.ip(21), 80)
-    assert deploy(harness, vmid, xml).rc == 0
+    assert deploy(shims, vmid, xml).rc == 0
     assert get(br.ip(21), 80) == str(vmid)
     for action in ("reboot", "reset"):
-        res = vmm(harness, action, dep, HOST, str(vmid), HOST, stdin=data)
+        res = vmm(shims, action, dep, HOST, str(vmid), HOST, stdin=data)
         assert res.rc == 0, res.stderr
         assert get(br.ip(21), 8080) == str(vmid)
     # suspend / resume
     checkpoint = tmp_path / "ds" / str(vmid) / "checkpoint"
-    res = vmm(harness, "save", dep, str(checkpoint), HOST, str(vmid), HOST, stdin=data)
+    res = vmm(shims, "save", dep, str(checkpoint), HOST, str(vmid), HOST, stdin=data)
     assert res.rc == 0, res.stderr
     assert json.loads(checkpoint.read_text())["vmid"] == vmid
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(dep)
-    res = vmm(harness, "restore", str(checkpoint), HOST, dep, str(vmid), HOST, stdin=data)
+    res = vmm(shims, "restore", str(checkpoint), HOST, dep, str(vmid), HOST, stdin=data)
     assert res.rc == 0, res.stderr
     assert get(br.ip(21), 80) == str(vmid)
     box = docker_client.containers.get(dep)
     assert box.exec_run(["cat", "/root/mark"]).output.decode().strip() == "survived"
     # snapshots
-    res = vmm(harness, "snapshot_create", dep, "0", str(vmid), HOST, stdin=data)
+    res = vmm(shims, "snapshot_create", dep, "0", str(vmid), HOST, stdin=data)
     assert (res.rc, res.stdout) == (0, "snap-0\n"), res.stderr
     box.exec_run(["sh", "-c", "echo later > /root/mark"])
-    res = vmm(harness, "snapshot_revert", dep, "snap-0", str(vmid), HOST, stdin=data)
+    res = vmm(shims, "snapshot_revert", dep, "snap-0", str(vmid), HOST, stdin=data)
     assert res.rc == 0, res.stderr
     box = docker_client.containers.get(dep)
     assert box.exec_run(["cat", "/root/mark"]).output.decode().strip() == "survived"
     assert get(br.ip(21), 80) == str(vmid)
-    assert vmm(harness, "snapshot_delete", dep, "snap-0", str(vmid), HOST, stdin=data).rc == 0
+    assert vmm(shims, "snapshot_delete", dep, "snap-0", str(vmid), HOST, stdin=data).rc == 0
     assert f"one-{vmid}:snap-0" not in tags(docker_client, vmid)
     # hard poweroff, twice (already stopped is fine), then terminate's epilog
     for _ in range(2):
-        assert vmm(harness, "cancel", dep, HOST, str(vmid), HOST, stdin=data).rc == 0
-    assert harness.tm("delete", vmdir(vmid), str(vmid), "0").rc == 0
-    assert vmm(harness, "shutdown", dep, HOST, str(vmid), HOST, stdin=data).rc == 0
+        assert vmm(shims, "cancel", dep, HOST, str(vmid), HOST, stdin=data).rc == 0
+    assert shims.tm("delete", vmdir(vmid), str(vmid), "0").rc == 0
+    assert vmm(shims, "shutdown", dep, HOST, str(vmid), HOST, stdin=data).rc == 0
 
 
-def test_resize_live(harness, bridges, staged, image_source, docker_client):
+def test_resize_live(shims, bridges, staged, image_source, docker_client):
     vmid, br = staged, bridges[0]
-    assert deploy(harness, vmid, vm_xml(vmid, image_source, br, 22)).rc == 0
+    assert deploy(shims, vmid, vm_xml(vmid, image_source, br, 22)).rc == 0
     bigger = vm_xml(vmid, image_source, br, 22, memory=256, cpu="1.5", vcpu=2)
-    res = vmm(harness, "resize", f"one-{vmid}", str(vmid), HOST, stdin=drv(bigger))
+    res = vmm(shims, "resize", f"one-{vmid}", str(vmid), HOST, stdin=drv(bigger))
     assert res.rc == 0, res.stderr
     hc = docker_client.containers.get(f"one-{vmid}").attrs["HostConfig"]
     assert hc["Memory"] == 256 << 20 and hc["NanoCpus"] == 2_000_000_000
@@ -138,10 +137,10 @@ def test_resize_live(harness, bridges, staged, image_source, docker_client):
     assert get(br.ip(22), 80) == str(vmid)
 
 
-def test_hot_attach_and_detach_nic(harness, bridges, staged, image_source, docker_client):
+def test_hot_attach_and_detach_nic(shims, bridges, staged, image_source, docker_client):
     vmid, (br0, br1) = staged, bridges
     xml = vm_xml(vmid, image_source, br0, 23)
-    assert deploy(harness, vmid, xml).rc == 0
+    assert deploy(shims, vmid, xml).rc == 0
     root = ET.fromstring(xml)
     nic = ET.SubElement(root.find("TEMPLATE"), "NIC")
     mac = "02:00:0a:d5:0b:17"
@@ -149,25 +148,25 @@ def test_hot_attach_and_detach_nic(harness, bridges, staged, image_source, docke
                        "TARGET": f"one-{vmid}-1", "ATTACH": "YES"}.items():
         ET.SubElement(nic, key).text = value
     data = drv(ET.tostring(root, encoding="unicode"))
-    res = vmm(harness, "attach_nic", f"one-{vmid}", mac, br1.name, "-", "bridge",
+    res = vmm(shims, "attach_nic", f"one-{vmid}", mac, br1.name, "-", "bridge",
               f"one-{vmid}-1", str(vmid), HOST, stdin=data)
     assert res.rc == 0, res.stderr
     assert get(br1.ip(23), 8080) == str(vmid)
     assert get(br0.ip(23), 80) == str(vmid)
-    res = vmm(harness, "detach_nic", f"one-{vmid}", mac, str(vmid), HOST, stdin=data)
+    res = vmm(shims, "detach_nic", f"one-{vmid}", mac, str(vmid), HOST, stdin=data)
     assert res.rc == 0, res.stderr
     assert unreachable(br1.ip(23), 80)
     assert get(br0.ip(23), 80) == str(vmid)
 
 
-def test_hot_attach_and_detach_disk(harness, bridges, staged, image_source, docker_client):
+def test_hot_attach_and_detach_disk(shims, bridges, staged, image_source, docker_client):
     vmid, br = staged, bridges[0]
     xml = vm_xml(vmid, image_source, br, 24)
-    assert deploy(harness, vmid, xml).rc == 0
-    assert harness.tm("mkimage", "16", "raw", disk(vmid, 2), str(vmid), "0").rc == 0
+    assert deploy(shims, vmid, xml).rc == 0
+    assert shims.tm("mkimage", "16", "raw", disk(vmid, 2), str(vmid), "0").rc == 0
     attached = vm_xml(vmid, image_source, br, 24,
                       extra_disks=[(2, "vdb", {"ATTACH": "YES", "MOUNTPOINT": "/data/vdb"})])
-    res = vmm(harness, "attach_disk", f"one-{vmid}", f"/var/lib/one//datastores/0/{vmid}/disk.2",
+    res = vmm(shims, "attach_disk", f"one-{vmid}", f"/var/lib/one//datastores/0/{vmid}/disk.2",
               "vdb", "1", "e30=", str(vmid), HOST, stdin=drv(attached))
     assert res.rc == 0, res.stderr
     box = docker_client.containers.get(f"one-{vmid}")
@@ -177,23 +176,23 @@ def test_hot_attach_and_detach_disk(harness, bridges, staged, image_source, dock
         box.image.id, ["cat", "/v/f"], remove=True, network_disabled=True,
         volumes={vol.name: {"bind": "/v"}}, entrypoint=[])
     assert check.decode().strip() == "hot"
-    res = vmm(harness, "reboot", f"one-{vmid}", HOST, str(vmid), HOST, stdin=drv(attached))
+    res = vmm(shims, "reboot", f"one-{vmid}", HOST, str(vmid), HOST, stdin=drv(attached))
     assert res.rc == 0, res.stderr
     assert box.exec_run(["cat", "/data/vdb/f"]).output.decode().strip() == "hot"  # still there
-    res = vmm(harness, "detach_disk", f"one-{vmid}", f"/var/lib/one//datastores/0/{vmid}/disk.2",
+    res = vmm(shims, "detach_disk", f"one-{vmid}", f"/var/lib/one//datastores/0/{vmid}/disk.2",
               "vdb", "1", str(vmid), HOST, stdin=drv(attached))
     assert res.rc == 0, res.stderr
     assert box.exec_run(["cat", "/data/vdb/f"]).exit_code != 0
-    assert harness.tm("delete", disk(vmid, 2), str(vmid), "0").rc == 0
+    assert shims.tm("delete", disk(vmid, 2), str(vmid), "0").rc == 0
 
 
-def test_cold_migration_to_a_second_engine(harness, bridges, staged, image_source,
+def test_cold_migration_to_a_second_engine(shims, bridges, staged, image_source,
                                            docker_client, engine2):
     vmid, br = staged, bridges[0]
     xml = vm_xml(vmid, image_source, br, 25)
-    assert deploy(harness, vmid, xml).rc == 0
+    assert deploy(shims, vmid, xml).rc == 0
     docker_client.containers.get(f"one-{vmid}").exec_run(["sh", "-c", "echo moved > /root/m"])
-    res = vmm(harness, "migrate", f"one-{vmid}", HOST2, HOST, str(vmid), HOST,
+    res = vmm(shims, "migrate", f"one-{vmid}", HOST2, HOST, str(vmid), HOST,
               stdin=drv(xml, HOST, HOST2))
     assert res.rc == 0, res.stderr
     with pytest.raises(docker.errors.NotFound):
@@ -206,40 +205,40 @@ def test_cold_migration_to_a_second_engine(harness, bridges, staged, image_sourc
 # -- bad input and faults ---------------------------------------------------------------------
 
 
-def test_deploy_of_an_unstaged_image_leaves_nothing(harness, bridges, image_source, new_id,
+def test_deploy_of_an_unstaged_image_leaves_nothing(shims, bridges, image_source, new_id,
                                                     docker_client):
     vmid = new_id()
-    res = deploy(harness, vmid, vm_xml(vmid, image_source, bridges[0], 30, context_disk=-1))
+    res = deploy(shims, vmid, vm_xml(vmid, image_source, bridges[0], 30, context_disk=-1))
     assert res.rc == 1
     assert "boot disk is not staged on this host" in res.error_line
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(f"one-{vmid}")
 
 
-def test_deploy_on_a_missing_bridge_leaves_nothing(harness, staged, image_source,
+def test_deploy_on_a_missing_bridge_leaves_nothing(shims, staged, image_source,
                                                    docker_client):
     vmid = staged
-    from sandbox.vmdoc import Bridge
+    from lab.documents import Bridge
 
     ghost = Bridge.__new__(Bridge)
     ghost.name, ghost.net = "odtnobr", ipaddress.IPv4Network("10.213.99.0/24")
     ghost.gateway = "10.213.99.1"
-    res = deploy(harness, vmid, vm_xml(vmid, image_source, ghost, 5))
+    res = deploy(shims, vmid, vm_xml(vmid, image_source, ghost, 5))
     assert res.rc == 1
     assert "bridge 'odtnobr' does not exist on this host" in res.error_line
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(f"one-{vmid}")
 
 
-def test_duplicate_ip_is_refused(harness, bridges, staged, image_source, new_id, docker_client,
+def test_duplicate_ip_is_refused(shims, bridges, staged, image_source, new_id, docker_client,
                                  tmp_path):
     first, br = staged, bridges[0]
-    assert deploy(harness, first, vm_xml(first, image_source, br, 31)).rc == 0
+    assert deploy(shims, first, vm_xml(first, image_source, br, 31)).rc == 0
     second = new_id()
     try:
-        assert harness.tm("clone", f"{FRONTEND}:{image_source}", disk(second, 0), str(second),
+        assert shims.tm("clone", f"{FRONTEND}:{image_source}", disk(second, 0), str(second),
                           "1").rc == 0
-        res = deploy(harness, second, vm_xml(second, image_source, br, 31, context_disk=-1))
+        res = deploy(shims, second, vm_xml(second, image_source, br, 31, context_disk=-1))
         assert res.rc == 1
         assert f"IP {br.ip(31)} is already used by one-{first}" in res.error_line
         with pytest.raises(docker.errors.NotFound):
@@ -248,68 +247,68 @@ def test_duplicate_ip_is_refused(harness, bridges, staged, image_source, new_id,
         purge(docker_client, second)
 
 
-def test_deploy_retried_converges(harness, bridges, staged, image_source, docker_client):
+def test_deploy_retried_converges(shims, bridges, staged, image_source, docker_client):
     vmid, br = staged, bridges[0]
     xml = vm_xml(vmid, image_source, br, 32)
     for _ in range(3):
-        res = deploy(harness, vmid, xml)
+        res = deploy(shims, vmid, xml)
         assert res.rc == 0, res.stderr
     assert get(br.ip(32), 80) == str(vmid)
     assert_one_veth(br, vmid)
 
 
-def test_actions_on_a_missing_container(harness, new_id):
+def test_actions_on_a_missing_container(shims, new_id):
     vmid = new_id()
     data = drv(f"<VM><ID>{vmid}</ID><TEMPLATE/></VM>")
     for action in ("shutdown", "cancel"):
-        res = vmm(harness, action, f"one-{vmid}", HOST, str(vmid), HOST, stdin=data)
+        res = vmm(shims, action, f"one-{vmid}", HOST, str(vmid), HOST, stdin=data)
         assert res.rc == 0, res.stderr  # already gone is what was asked
-    res = vmm(harness, "reboot", f"one-{vmid}", HOST, str(vmid), HOST, stdin=data)
+    res = vmm(shims, "reboot", f"one-{vmid}", HOST, str(vmid), HOST, stdin=data)
     assert res.rc == 1
     assert f"No such container: one-{vmid}" in res.error_line
 
 
-def test_hostile_vmm_arguments(harness, new_id):
-    res = vmm(harness, "shutdown", "one-1;reboot", HOST, "1", HOST, stdin=b"<x/>")
+def test_hostile_vmm_arguments(shims, new_id):
+    res = vmm(shims, "shutdown", "one-1;reboot", HOST, "1", HOST, stdin=b"<x/>")
     assert res.rc == 1 and "not an onedock deploy id" in res.error_line
-    res = vmm(harness, "deploy", "/x", HOST, "7", HOST, stdin=b"<VM><ID>8</ID></VM>")
+    res = vmm(shims, "deploy", "/x", HOST, "7", HOST, stdin=b"<VM><ID>8</ID></VM>")
     assert res.rc == 1 and "is for VM 8, not 7" in res.error_line
-    res = vmm(harness, "deploy", "/x", HOST, "7", HOST, stdin=b"<!DOCTYPE x [<!ENTITY a 'b'>]>"
+    res = vmm(shims, "deploy", "/x", HOST, "7", HOST, stdin=b"<!DOCTYPE x [<!ENTITY a 'b'>]>"
               b"<VM>&a;</VM>")
     assert res.rc == 1 and "forbidden XML" in res.error_line
-    res = vmm(harness, "resize_disk", "one-1", "0", "10", "e30=", HOST, "1", HOST, stdin=b"")
+    res = vmm(shims, "resize_disk", "one-1", "0", "10", "e30=", HOST, "1", HOST, stdin=b"")
     assert res.rc == 1 and "no fixed size" in res.error_line
 
 
-def test_deploy_with_a_datablock_at_boot(harness, bridges, staged, image_source, docker_client,
+def test_deploy_with_a_datablock_at_boot(shims, bridges, staged, image_source, docker_client,
                                          new_id):
     vmid, br = staged, bridges[0]
     block = new_id()
-    assert harness.ds("mkfs", ds_xml(block, size=16, type_=2), block).rc == 0
-    assert harness.tm("clone", f"{FRONTEND}:onedock/image-{block}", disk(vmid, 2), str(vmid),
+    assert shims.ds("mkfs", ds_xml(block, size=16, type_=2), block).rc == 0
+    assert shims.tm("clone", f"{FRONTEND}:onedock/image-{block}", disk(vmid, 2), str(vmid),
                       "1").rc == 0
     xml = vm_xml(vmid, image_source, br, 26, extra_disks=[(2, "vdc", {"IMAGE_ID": block})])
-    assert deploy(harness, vmid, xml).rc == 0
+    assert deploy(shims, vmid, xml).rc == 0
     box = docker_client.containers.get(f"one-{vmid}")
     assert box.exec_run(["sh", "-c", "echo boot > /mnt/vdc/f && cat /mnt/vdc/f"]) \
         .output.decode().strip() == "boot"
 
 
-def test_twenty_deploys_at_once(harness, bridges, image_source, new_id, docker_client):
+def test_twenty_deploys_at_once(shims, bridges, image_source, new_id, docker_client):
     br = bridges[1]
     vmids = [new_id() for _ in range(20)]
     try:
         for vmid in vmids:
-            assert harness.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0), str(vmid),
+            assert shims.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0), str(vmid),
                               "1").rc == 0
-        script = harness.remotes / "vmm" / "onedock" / "deploy"
+        script = shims.script("vmm", "deploy")
         procs = []
         for n, vmid in enumerate(vmids):
             proc = subprocess.Popen(
                 [str(script), f"/var/lib/one//datastores/0/{vmid}/deployment.0", HOST,
                  str(vmid), HOST],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=harness.env)
+                env=shims.env)
             xml = vm_xml(vmid, image_source, br, 100 + n, context_disk=-1)
             proc.stdin.write(xml.encode() + b"\n")
             proc.stdin.close()
@@ -324,43 +323,42 @@ def test_twenty_deploys_at_once(harness, bridges, image_source, new_id, docker_c
             purge(docker_client, vmid)
 
 
-def test_deploy_killed_halfway_then_retried_converges(harness, bridges, staged, image_source,
+def test_deploy_killed_halfway_then_retried_converges(shims, bridges, staged, image_source,
                                                      docker_client):
     import signal
 
     vmid, br = staged, bridges[0]
     xml = vm_xml(vmid, image_source, br, 33)
-    script = harness.remotes / "vmm" / "onedock" / "deploy"
+    script = shims.script("vmm", "deploy")
     for delay in (0.15, 0.3):
         proc = subprocess.Popen([str(script), "/x/deployment.0", HOST, str(vmid), HOST],
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=harness.env)
+                                stderr=subprocess.DEVNULL, env=shims.env)
         proc.stdin.write(xml.encode() + b"\n")
         proc.stdin.close()
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    res = deploy(harness, vmid, xml)
+    res = deploy(shims, vmid, xml)
     assert res.rc == 0, res.stderr
     assert get(br.ip(33), 80) == str(vmid)
     assert_one_veth(br, vmid)
 
 
-def test_dockerd_restart_under_a_running_vm(harness, bridges, image_source, new_id, engine2,
+def test_dockerd_restart_under_a_running_vm(shims, bridges, image_source, new_id, engine2,
                                             tmp_path):
     """Host 2's dockerd restarts: the VM stops (no restart policy), a new deploy resumes it."""
     vmid, br = new_id(), bridges[1]
     conf2 = tmp_path / "host2.conf"
-    conf2.write_text(Path(harness.env["ONEDOCK_CONF"]).read_text().split("[hosts]")[0]
+    conf2.write_text(Path(shims.env["ONEDOCK_CONF"]).read_text().split("[hosts]")[0]
                      + f'local_docker = "{engine2.url}"\n[hosts]\n{HOST} = "{engine2.url}"\n')
-    env = dict(harness.env, ONEDOCK_CONF=str(conf2))
+    env = dict(shims.env, ONEDOCK_CONF=str(conf2))
     try:
-        assert harness.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0), str(vmid), "1",
+        assert shims.tm("clone", f"{FRONTEND}:{image_source}", disk(vmid, 0), str(vmid), "1",
                           env=env).rc == 0
         xml = vm_xml(vmid, image_source, br, 60, context_disk=-1)
-        script = harness.remotes / "vmm" / "onedock" / "deploy"
-        run = lambda: harness._run([str(script), "/x", HOST, str(vmid), HOST],  # noqa: E731
-                                   xml.encode() + b"\n", env)
+        run = lambda: shims.vmm("deploy", "/x", HOST, str(vmid), HOST,  # noqa: E731
+                                stdin=xml.encode() + b"\n", env=env)
         assert run().rc == 0
         assert get(br.ip(60), 80) == str(vmid)
         engine2.stop()
@@ -377,12 +375,12 @@ def test_dockerd_restart_under_a_running_vm(harness, bridges, image_source, new_
 # -- review findings: isolation holds against what a VM template can say ----------------------
 
 
-def test_nic_target_from_the_template_cannot_name_a_host_interface(harness, bridges, staged,
+def test_nic_target_from_the_template_cannot_name_a_host_interface(shims, bridges, staged,
                                                                      image_source):
     vmid, br = staged, bridges[0]
     xml = vm_xml(vmid, image_source, br, 34).replace(f"<TARGET>one-{vmid}-0</TARGET>",
                                                       f"<TARGET>{br.name}</TARGET>")
-    assert deploy(harness, vmid, xml).rc == 0
+    assert deploy(shims, vmid, xml).rc == 0
     assert Path(f"/sys/class/net/{br.name}/bridge").is_dir()  # the bridge survived
     assert Path(f"/sys/class/net/one-{vmid}-0").exists()
     assert get(br.ip(34), 80) == str(vmid)
@@ -393,23 +391,23 @@ def test_nic_target_from_the_template_cannot_name_a_host_interface(harness, brid
     ("DOCKER_NO_NEW_PRIVILEGES", "NO", "are not allowed"),
     ("DOCKER_CAP_ADD", "SYS_ADMIN", "SYS_ADMIN is not allowed on this host"),
 ])
-def test_isolation_opt_ins_need_the_administrator(harness, bridges, staged, image_source,
+def test_isolation_opt_ins_need_the_administrator(shims, bridges, staged, image_source,
                                                   docker_client, attr, value, message):
     vmid = staged
     root = ET.fromstring(vm_xml(vmid, image_source, bridges[0], 35))
     ET.SubElement(root.find("USER_TEMPLATE"), attr).text = value
-    res = deploy(harness, vmid, ET.tostring(root, encoding="unicode"))
+    res = deploy(shims, vmid, ET.tostring(root, encoding="unicode"))
     assert res.rc == 1 and message in res.error_line
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(f"one-{vmid}")
 
 
-def test_a_deploy_time_disk_is_not_detached_live(harness, bridges, staged, image_source):
+def test_a_deploy_time_disk_is_not_detached_live(shims, bridges, staged, image_source):
     vmid, br = staged, bridges[0]
-    assert harness.tm("mkimage", "8", "raw", disk(vmid, 2), str(vmid), "0").rc == 0
+    assert shims.tm("mkimage", "8", "raw", disk(vmid, 2), str(vmid), "0").rc == 0
     xml = vm_xml(vmid, image_source, br, 36, extra_disks=[(2, "vdb", {})])
-    assert deploy(harness, vmid, xml).rc == 0
-    res = vmm(harness, "detach_disk", f"one-{vmid}", f"/var/lib/one//datastores/0/{vmid}/disk.2",
+    assert deploy(shims, vmid, xml).rc == 0
+    res = vmm(shims, "detach_disk", f"one-{vmid}", f"/var/lib/one//datastores/0/{vmid}/disk.2",
               "vdb", "1", str(vmid), HOST, stdin=drv(xml))
     assert res.rc == 1 and "power the VM off to detach it" in res.error_line
 
@@ -427,14 +425,14 @@ def test_root_helper_refuses_the_host_and_foreign_interfaces():
         run({"op": "mount", "pid": True, "volume": "one-1-disk.1", "target": "/x"})
 
 
-def test_committed_images_do_not_carry_the_context(harness, bridges, staged, image_source,
+def test_committed_images_do_not_carry_the_context(shims, bridges, staged, image_source,
                                                    docker_client):
     vmid, br = staged, bridges[0]
     root = ET.fromstring(vm_xml(vmid, image_source, br, 37))
     ET.SubElement(root.find("TEMPLATE/CONTEXT"), "PASSWORD").text = "s3cret-value"
     xml = ET.tostring(root, encoding="unicode")
-    assert deploy(harness, vmid, xml).rc == 0
-    res = vmm(harness, "snapshot_create", f"one-{vmid}", "3", str(vmid), HOST, stdin=drv(xml))
+    assert deploy(shims, vmid, xml).rc == 0
+    res = vmm(shims, "snapshot_create", f"one-{vmid}", "3", str(vmid), HOST, stdin=drv(xml))
     assert res.rc == 0, res.stderr
     env = docker_client.images.get(f"one-{vmid}:snap-3").attrs["Config"]["Env"]
     assert "PASSWORD=" in env and not any("s3cret" in e for e in env)
@@ -442,7 +440,7 @@ def test_committed_images_do_not_carry_the_context(harness, bridges, staged, ima
     assert "PASSWORD=s3cret-value" in box.attrs["Config"]["Env"]  # the running VM keeps it
 
 
-def test_image_volumes_survive_a_rebuild_and_go_with_the_vm(harness, bridges, images, hub,
+def test_image_volumes_survive_a_rebuild_and_go_with_the_vm(shims, bridges, images, hub,
                                                             docker_client, new_id):
     """An image that declares VOLUME /srv/db keeps that data across container rebuilds."""
     box = docker_client.containers.create(images["busybox"], ["true"], network_disabled=True)
@@ -452,19 +450,19 @@ def test_image_volumes_survive_a_rebuild_and_go_with_the_vm(harness, bridges, im
     docker_client.images.push(ref, tag="latest")
     image_id, vmid, br = new_id(), new_id(), bridges[0]
     try:
-        assert harness.ds("cp", ds_xml(image_id, path=f"docker://{ref}:latest"), image_id).rc == 0
+        assert shims.ds("cp", ds_xml(image_id, path=f"docker://{ref}:latest"), image_id).rc == 0
         source = f"onedock/image-{image_id}"
-        assert harness.tm("clone", f"{FRONTEND}:{source}", disk(vmid, 0), str(vmid), "1").rc == 0
+        assert shims.tm("clone", f"{FRONTEND}:{source}", disk(vmid, 0), str(vmid), "1").rc == 0
         xml = vm_xml(vmid, source, br, 38, context_disk=-1)
-        assert deploy(harness, vmid, xml).rc == 0
+        assert deploy(shims, vmid, xml).rc == 0
         docker_client.containers.get(f"one-{vmid}").exec_run(["sh", "-c", "echo kept > /srv/db/f"])
-        assert vmm(harness, "shutdown", f"one-{vmid}", HOST, str(vmid), HOST,
+        assert vmm(shims, "shutdown", f"one-{vmid}", HOST, str(vmid), HOST,
                    stdin=drv(xml)).rc == 0
         bigger = vm_xml(vmid, source, br, 38, memory=192, context_disk=-1)  # forces a rebuild
-        assert deploy(harness, vmid, bigger).rc == 0
+        assert deploy(shims, vmid, bigger).rc == 0
         out = docker_client.containers.get(f"one-{vmid}").exec_run(["cat", "/srv/db/f"])
         assert out.output.decode().strip() == "kept"
-        assert harness.tm("delete", vmdir(vmid), str(vmid), "0").rc == 0
+        assert shims.tm("delete", vmdir(vmid), str(vmid), "0").rc == 0
         left = docker_client.volumes.list(filters={"label": f"org.opennebula.onedock.vmid={vmid}"})
         assert left == []
     finally:

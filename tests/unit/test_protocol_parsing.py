@@ -1,5 +1,5 @@
 """Pure unit tests of oned's messages as drivers see them: the replayable examples in
-sandbox/protocol/ must parse to the documented values, and hostile documents or arguments must be
+lab/protocol/ must parse to the documented values, and hostile documents or arguments must be
 refused with a one-line OneDockError."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import base64
 
 import pytest
 
+from lab.documents import PROTOCOL
 from onedock.errors import OneDockError
 from onedock.one import xmldoc
 from onedock.one.datastore import parse_ds_action
 from onedock.one.transfer import HostPath, host_path, hostname, number, source
 from onedock.one.vm import parse_vm, parse_vm_base64
-from sandbox.vmdoc import PROTOCOL
 
 DS_CP_B64 = (PROTOCOL / "ds_cp.b64").read_bytes()
 DS_CP_XML = (PROTOCOL / "ds_cp.xml").read_bytes()

@@ -1,139 +1,38 @@
-"""A hostile-input corpus replayed against every driver action, each case its own test.
+"""The corpus: one Case per hostile input of every action and probe, and its lab."""
 
-Every action named in onedock.install.remotes.FAMILIES (datastore, tm, vmm) and every probe in
-onedock.install.remotes.PROBES runs from its remotes shim, as oned's MADs run it, with one hostile
-thing in it: a malformed, exploding or oversized document on stdin, an injection attempt in one
-string that reaches Docker or a registry (deploy ids, host names, host:path arguments, vmids,
-SOURCEs and PATHs, MACs, bridge names, snapshot ids), wrong values in a VM document (NIC IP,
-MAC, BRIDGE, gateway, mask, DNS, mount point, capability), the wrong number of arguments, or an
-action name onedock does not have. Each case must:
-
-* exit non-zero, and never 42 (oned reads 42 as "remotes missing" and re-copies them);
-* print nothing on stdout (oned would take it for a deploy id, a SOURCE, a size...);
-* print exactly one line on stderr, with no Python traceback and no "internal error" (that is
-  the catch-all for exceptions onedock did not anticipate, i.e. a bug);
-* leave the host exactly as it was: containers (name, state) and images (id, tags) on both
-  engines, volumes, network interfaces, and the private registry's catalog and tags.
-
-The cases target a staged VM (a boot disk tag, no container) and a running VM (a container with
-a NIC on a test bridge), so a validation that came after the Docker call would show up as a
-changed host rather than as a harmless "not found". Slots share their validators, so each slot
-of each action gets two of the six payloads in turn, and the most exposed slots (clone's SOURCE
-and destination host, cp's PATH, rm's SOURCE, delete's host, shutdown's deploy id, the MAC of
-detach_nic, snapshot_create's id) get all six; likewise one wrong argument count per action
-(too few or too many in turn), both for clone and deploy. The snapshot the previous case took
-after it ran is this case's "before" (one snapshot per case); a case that changed the host is
-undone (`restore`) so that one bug does not spill into the cases after it.
-
-Not cases, on purpose: strings an action never passes on (the dsid of TM actions, the trailing
-`<vmid> <host>` of VMM actions but deploy, prereconfigure's deploy id: it does nothing) and
-stdin of VMM actions that do not read it (shutdown, cancel, detach_nic, snapshot_create/delete).
-Probes ignore an unreadable monitord configuration and fall back to defaults: that is checked
-by test_probes_tolerate_hostile_configuration (exit 0, no stderr, nothing expanded).
-
-Bugs found are strict xfails, listed in BUGS with the failing input.
-"""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import itertools
-import json
-import os
-import shutil
-import subprocess
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker.errors
-import pytest
-
-from onedock.install.remotes import FAMILIES, PROBES
-from sandbox.vmdoc import drv, vm_xml
-from tests.conftest import Result, _ids, ds_xml
-from tests.helpers import FRONTEND, HOST, HOST2, SYS, purge
-
-MIB = 1 << 20
-FE = FRONTEND
-PAYLOADS = [("semicolon", ";reboot"), ("subshell", "$(id)"), ("backtick", "`id`"),
-            ("traversal", "/../../etc"), ("newline", "\nreboot"), ("ctrl", "\x1b[2J\x07")]
-XML_CTRL = "\x7f\x9b2J"  # control characters XML 1.0 allows in text (ESC and BEL it does not)
-PROBE_FILES = {f"{g}/{p}": f for (g, p), f in PROBES.items() if f}
-DID_V = "one-@V@"  # the running VM's deploy id
-
-
-# -- documents ---------------------------------------------------------------------------------
-
-def _b64(data: bytes) -> bytes:
-    return base64.b64encode(data)
-
-
-def _bomb(root: str) -> bytes:
-    """Billion laughs: ten levels of ten references, 10^9 'lol's if anything expanded it."""
-    ents = '<!ENTITY a0 "lol">' + "".join(
-        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10))
-    return f'<?xml version="1.0"?><!DOCTYPE {root} [{ents}]><{root}>&a9;</{root}>'.encode()
-
-
-def _xxe(root: str) -> bytes:
-    return (f'<?xml version="1.0"?><!DOCTYPE {root} [<!ENTITY x SYSTEM "file:///etc/shadow">]>'
-            f"<{root}><VM><ID>&x;</ID></VM></{root}>").encode()
-
-
-def _oversized(root: str) -> bytes:
-    return f"<{root}><PAD>".encode() + b"A" * (8 * MIB + 1) + f"</PAD></{root}>".encode()
-
-
-def _truncated(root: str) -> bytes:
-    return f"<{root}><VM><ID>1</ID><TEMPLATE><DISK><SOURCE>".encode()
-
-
-BINARY = bytes(range(1, 256)) * 8  # no NUL, not UTF-8, not XML
-
-DS_DOCS = {
-    "bad-base64": b"PERTX0RSSVZFUl9BQ1RJT05fREFUQT4*!!",
-    "empty": b"",
-    "truncated-xml": _b64(_truncated("DS_DRIVER_ACTION_DATA")),
-    "wrong-root": _b64(b"<VM><ID>1</ID></VM>"),
-    "xml-bomb": _b64(_bomb("DS_DRIVER_ACTION_DATA")),
-    "external-entity": _b64(_xxe("DS_DRIVER_ACTION_DATA")),
-    "oversized": _b64(_oversized("DS_DRIVER_ACTION_DATA")),
-    "binary": _b64(BINARY),
-}
-VMM_DOCS = {
-    "truncated-xml": _truncated("VMM_DRIVER_ACTION_DATA"),
-    "xml-bomb": _bomb("VMM_DRIVER_ACTION_DATA"),
-    "external-entity": _xxe("VMM_DRIVER_ACTION_DATA"),
-    "oversized": _oversized("VMM_DRIVER_ACTION_DATA"),
-}
-DEPLOY_DOCS = {
-    "empty": b"",
-    "binary": BINARY,
-    "truncated-xml": _truncated("VM"),
-    "xml-bomb": _bomb("VM"),
-    "external-entity": _xxe("VM"),
-    "oversized": _oversized("VM"),
-    "deep-nesting": b"<VM><ID>1</ID>" + b"<X>" * 200_000 + b"</X>" * 200_000 + b"</VM>",
-}
-TM_VM_DOCS = {
-    "bad-base64": b"<VM><ID>1</ID></VM>",
-    "truncated-xml": _b64(_truncated("VM")),
-    "xml-bomb": _b64(_bomb("VM")),
-    "external-entity": _b64(_xxe("VM")),
-    "oversized": _b64(_oversized("VM")),
-}
-
+from lab.documents import drv, vm_xml
+from onedock.install.remotes import FAMILIES
+from tests.conftest import ds_xml
+from tests.helpers import HOST, HOST2, SYS
+from tests.hostile.documents import (
+    DEPLOY_DOCS,
+    DID_V,
+    DS_DOCS,
+    FE,
+    PAYLOADS,
+    PROBE_CONFIG,
+    PROBE_FILES,
+    TM_VM_DOCS,
+    VMM_DOCS,
+    XML_CTRL,
+    b64,
+)
 
 # -- the lab the cases run against --------------------------------------------------------------
 
 @dataclass
 class Lab:
-    harness: object
+    shims: object
     docker: object
     engine2: object
     private: object
@@ -179,9 +78,8 @@ class Case:
         if self.rogue:
             return lab.tmp / "rogue" / self.family / "onedock" / self.action
         if self.family == "im":
-            return (lab.harness.remotes / "im" / "onedock-probes.d" / self.action
-                    / PROBE_FILES[self.action])
-        return lab.harness.remotes / self.family / "onedock" / self.action
+            return lab.shims.probe_script(*self.action.split("/"))
+        return lab.shims.script(self.family, self.action)
 
     def input(self, lab: Lab) -> bytes:
         return self.stdin(lab) if callable(self.stdin) else self.stdin
@@ -237,7 +135,7 @@ def traversal(vm: str, n: int = 0) -> str:
 def _ds(**kw) -> Callable[[Lab], bytes]:
     def build(lab: Lab) -> bytes:
         values = {k: lab.sub(v) if isinstance(v, str) else v for k, v in kw.items()}
-        return _b64(ds_xml(**values).encode())
+        return b64(ds_xml(**values).encode())
     return build
 
 
@@ -267,7 +165,7 @@ _ds_injections("mkfs", "image_id", "@N@{p}", size=1, type_=2)
 add("datastore", "mkfs", "image_id-negative", ["@N@"], _ds(image_id="-3", size=1, type_=2))
 add("datastore", "mkfs", "size-subshell", ["@N@"], _ds(image_id="@N@", size="1$(id)", type_=2))
 add("datastore", "monitor", "ds_id-semicolon", ["@N@"],
-    lambda lab: _b64(ds_xml().replace("<DATASTORE><ID>1</ID>",
+    lambda lab: b64(ds_xml().replace("<DATASTORE><ID>1</ID>",
                                       "<DATASTORE><ID>1;reboot</ID>").encode()))
 
 
@@ -365,14 +263,14 @@ argc("tm", "restore", _argv)
 
 
 def _staged_b64(lab: Lab) -> bytes:
-    return _b64(lab.vm("staged").encode())
+    return b64(lab.vm("staged").encode())
 
 
 def _staged_source_b64(payload: str) -> Callable[[Lab], bytes]:
     def build(lab: Lab) -> bytes:
         root = ET.fromstring(lab.vm("staged"))
         root.find("TEMPLATE/DISK/SOURCE").text = lab.source + payload
-        return _b64(ET.tostring(root))
+        return b64(ET.tostring(root))
     return build
 
 
@@ -578,9 +476,6 @@ for _action in STDIN_VMM:
 
 # -- probes: `<probe> <im_mad> <host_id> <hostname>`, monitord's configuration on stdin -------
 
-PROBE_CONFIG = (b"<MONITOR_CONFIGURATION><PROBES_PERIOD><SYNC_STATE_VM>180</SYNC_STATE_VM>"
-                b"</PROBES_PERIOD><DATASTORE_LOCATION>/nonexistent</DATASTORE_LOCATION>"
-                b"</MONITOR_CONFIGURATION>")
 for _probe in PROBE_FILES:
     _argv = ["onedock", "3", HOST]
     add("im", _probe, "argc-few", _argv[:2], PROBE_CONFIG)  # one check for all: few only
@@ -603,186 +498,3 @@ add("vnm", "deploy", "unknown-family", [DID, HOST, "@V@", HOST], _victim, rogue=
 # SYNC_STATE_VM in monitord's configuration.
 BUGS: dict[str, str] = {}
 
-# -- snapshots of the host ------------------------------------------------------------------
-
-def _get_json(url: str):
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return {"status": err.code}
-
-
-def _engine_state(client) -> tuple:
-    api = client.api
-    containers = frozenset((c["Names"][0], c["State"]) for c in api.containers(all=True))
-    images = frozenset((i["Id"], tuple(sorted(i.get("RepoTags") or ()))) for i in api.images())
-    volumes = frozenset(v["Name"] for v in api.volumes().get("Volumes") or ())
-    return containers, images, volumes
-
-
-def snapshot(lab: Lab) -> dict:
-    catalog = _get_json(f"http://{lab.private.host}/v2/_catalog?n=100000").get(
-        "repositories") or []
-    return {
-        "engine": _engine_state(lab.docker),
-        "engine2": _engine_state(lab.engine2.client),
-        "interfaces": frozenset(os.listdir("/sys/class/net")),
-        "registry": {repo: tuple(sorted(_get_json(
-            f"http://{lab.private.host}/v2/{repo}/tags/list").get("tags") or ()))
-            for repo in catalog},
-    }
-
-
-def restore(lab: Lab, before: dict, after: dict) -> None:
-    """Undo what a failing case left, so that one bug does not cascade into other cases."""
-    for key, client in (("engine", lab.docker), ("engine2", lab.engine2.client)):
-        (c0, i0, v0), (c1, i1, v1) = before[key], after[key]
-        for name, _ in c1 - c0:
-            if name not in {n for n, _ in c0}:
-                with contextlib.suppress(docker.errors.APIError):
-                    client.api.remove_container(name.lstrip("/"), force=True)
-        old_tags = {t for _, tags in i0 for t in tags}
-        old_ids = {i for i, _ in i0}
-        for image_id, tags in i1 - i0:
-            for tag in tags:
-                if tag not in old_tags and tag != "<none>:<none>":
-                    with contextlib.suppress(docker.errors.APIError):
-                        client.api.remove_image(tag, noprune=False)
-            if image_id not in old_ids:
-                with contextlib.suppress(docker.errors.APIError):
-                    client.api.remove_image(image_id, force=True)
-        for name in v1 - v0:
-            with contextlib.suppress(docker.errors.APIError):
-                client.api.remove_volume(name, force=True)
-    for name in after["interfaces"] - before["interfaces"]:
-        if name.startswith(("one-", "odp")):
-            subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
-    storage = Path(lab.private.storage) / "docker" / "registry" / "v2" / "repositories"
-    for repo, tags in after["registry"].items():
-        if repo not in before["registry"]:
-            shutil.rmtree(storage / repo, ignore_errors=True)
-            continue
-        for tag in set(tags) - set(before["registry"][repo]):
-            shutil.rmtree(storage / repo / "_manifests" / "tags" / tag, ignore_errors=True)
-
-
-def _changes(before: dict, after: dict) -> dict:
-    out = {}
-    for key in before:
-        if before[key] != after[key]:
-            if isinstance(before[key], dict):
-                out[key] = {k: (before[key].get(k), after[key].get(k))
-                            for k in set(before[key]) | set(after[key])
-                            if before[key].get(k) != after[key].get(k)}
-            elif isinstance(before[key], tuple):
-                out[key] = [(sorted(b - a), sorted(a - b))
-                            for b, a in zip(before[key], after[key], strict=True) if b != a]
-            else:
-                out[key] = (sorted(before[key] - after[key]), sorted(after[key] - before[key]))
-    return out
-
-
-# -- fixtures -------------------------------------------------------------------------------
-
-def _deploy(lab: Lab, vmid: int, xml: str) -> Result:
-    script = lab.harness.remotes / "vmm" / "onedock" / "deploy"
-    return lab.harness._run([str(script), f"{SYS}/{vmid}/deployment.0", HOST, str(vmid), HOST],
-                            xml.encode() + b"\n")
-
-
-@pytest.fixture(scope="module")
-def lab(harness, docker_client, engine2, private, hub, images, image_source, bridges,
-        tmp_path_factory, conf):
-    tmp = tmp_path_factory.mktemp("hostile")
-    (tmp / "context.sh").write_text("# Context variables generated by OpenNebula\nX='1'\n")
-    probe_conf = tmp / "probe.conf"
-    probe_conf.write_text(conf.read_text().split("[hosts]")[0] + f'state_dir = "{tmp}/state"\n')
-    for family, action in (("vmm", "frobnicate"), ("vmm", "deploy;reboot"),
-                           ("tm", "frobnicate"), ("datastore", "frobnicate"), ("vnm", "deploy")):
-        folder = tmp / "rogue" / family / "onedock"
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(harness.remotes / "vmm" / "onedock" / "deploy", folder / action)
-    staged, victim, fresh = next(_ids), next(_ids), next(_ids)
-    found = Lab(harness, docker_client, engine2, private, hub.host, image_source, bridges[0],
-                staged, victim, fresh, tmp, dict(harness.env, ONEDOCK_CONF=str(probe_conf)))
-    try:
-        for vmid in (staged, victim):
-            res = harness.tm("clone", f"{FE}:{image_source}", disk(str(vmid)), str(vmid), "1")
-            assert res.rc == 0, res.stderr
-        res = _deploy(found, victim, found.vm())
-        assert res.rc == 0, res.stderr
-        yield found
-    finally:
-        for vmid in (staged, victim, fresh):
-            purge(docker_client, vmid)
-            purge(engine2.client, vmid)
-
-
-def _params():
-    for case in CASES:
-        marks = [pytest.mark.xfail(strict=True, reason=BUGS[case.id])] if case.id in BUGS else []
-        yield pytest.param(case, id=case.id, marks=marks)
-
-
-def _run(lab: Lab, case: Case) -> Result:
-    argv = [str(case.script(lab)), *(lab.sub(a) for a in case.argv)]
-    env = lab.probe_env if case.family == "im" else lab.harness.env
-    return lab.harness._run(argv, case.input(lab), env, timeout=60)
-
-
-@pytest.mark.parametrize("case", list(_params()))
-def test_hostile_input_fails_cleanly_and_changes_nothing(lab, case):
-    # the host after the previous case is the host before this one: one snapshot per case
-    before = lab.last or snapshot(lab)
-    res = _run(lab, case)
-    after = lab.last = snapshot(lab)
-    if after != before:
-        restore(lab, before, after)
-        lab.last = None
-    assert res.rc > 0 and res.rc != 42, (res.rc, res.stdout, res.stderr)
-    assert res.stdout == ""
-    assert "Traceback" not in res.stderr
-    line = res.error_line
-    assert line.startswith(f"{case.family}/{case.action}: "), line
-    assert "internal error" not in line, line
-    assert after == before, _changes(before, after)
-
-
-def test_every_action_and_probe_has_cases():
-    covered = {(c.family, c.action) for c in CASES if not c.rogue}
-    wanted = {(f, a) for f, actions in FAMILIES.items() for a in actions}
-    wanted |= {("im", p) for p in PROBE_FILES}
-    assert wanted <= covered, sorted(wanted - covered)
-    assert len(PROBE_FILES) == 6  # vm/snapshot stays an empty directory
-
-
-PROBE_DOCS = {
-    "xml-bomb": _bomb("MONITOR_CONFIGURATION"),
-    "external-entity": _xxe("MONITOR_CONFIGURATION"),
-    "oversized": _oversized("MONITOR_CONFIGURATION"),
-    "sync_period-not_a_number": PROBE_CONFIG.replace(b">180<", b">soon<"),
-}
-
-
-
-def _probe_params():
-    for probe in sorted(PROBE_FILES):
-        for doc in PROBE_DOCS:
-            if doc.startswith("sync") and probe != "vm/status":
-                continue  # only vm/status reads the period
-            case_id = f"im/{probe}:{doc}"
-            marks = [pytest.mark.xfail(strict=True, reason=BUGS[case_id])] \
-                if case_id in BUGS else []
-            yield pytest.param(probe, doc, id=case_id, marks=marks)
-
-
-@pytest.mark.parametrize("probe,doc", list(_probe_params()))
-def test_probes_tolerate_hostile_configuration(lab, probe, doc):
-    """monitord's configuration only tunes probes: unreadable, it is ignored, never expanded."""
-    before = lab.last or snapshot(lab)
-    res = _run(lab, Case("im", probe, doc, ("onedock", "3", HOST), PROBE_DOCS[doc]))
-    after = lab.last = snapshot(lab)
-    assert (res.rc, res.stderr) == (0, ""), res.stderr
-    assert "root:" not in res.stdout and "lol" not in res.stdout
-    assert after == before, _changes(before, after)
