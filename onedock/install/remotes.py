@@ -20,6 +20,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+import onedock
 from onedock import __version__
 from onedock.config import CONF_RELATIVE
 from onedock.drivers import datastore, tm, vmm
@@ -122,7 +123,7 @@ def _hint(python: str | None) -> tuple[str, str]:
         guard = ""
     else:
         python = sys.executable
-        guard = str(Path(__file__).resolve().parent)
+        guard = str(Path(onedock.__file__).resolve().parent)
     if python == PACKAGE_PYTHON:
         return "", ""
     for value, what in ((python, "--python"), (guard, "onedock's package directory")):
