@@ -26,3 +26,24 @@ class Conflict(OneDockError):
 
 class NoCpuQuota(OneDockError):
     """This kernel has no CPU CFS quota: a container cannot get a CPU cap (NanoCpus)."""
+
+
+class Unreachable(OneDockError):
+    """The peer (a Docker engine, a registry) did not answer at all."""
+
+
+class Denied(OneDockError):
+    """The peer refused the credentials, or their absence (HTTP 401 or 403)."""
+
+
+class RateLimited(OneDockError):
+    """The peer asks to come back later (HTTP 429): Docker Hub's anonymous pull limit."""
+
+
+def for_status(status: int, text: str, *, hint: str | None = None) -> OneDockError:
+    """The one place an HTTP answer (engine or registry) becomes an exception class."""
+    if "NanoCPUs" in text and "CFS" in text:  # the engine's create and update alike
+        return NoCpuQuota(text, hint=hint)
+    kind = {401: Denied, 403: Denied, 404: NotFound, 409: Conflict, 429: RateLimited}.get(
+        status, OneDockError)
+    return kind(text, hint=hint)

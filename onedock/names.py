@@ -7,6 +7,7 @@ LABEL_VMID = f"{LABEL}.vmid"
 LABEL_DISK = f"{LABEL}.disk"
 LABEL_ROLE = f"{LABEL}.role"
 LABEL_SIZE = f"{LABEL}.size_mb"
+LABEL_CONTEXT_ENV = f"{LABEL}.ctxenv"  # names of context variables set as environment
 SCRATCH = ("onedock-scratch", "1")  # an empty local image: helper containers for volume I/O
 VOLUME_MOUNT = "/volume"  # where volume-kind images keep their tree, and helpers mount volumes
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onedock.config import Config
-from onedock.engine import registry_auth
+from onedock.engine.client import registry_auth
 from onedock.errors import OneDockError
 from onedock.registry.client import Registry
 from onedock.registry.reference import Reference

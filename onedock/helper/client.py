@@ -15,8 +15,9 @@ def helper_argv(nic_helper: list[str], engine_url: str, host: str) -> tuple[list
     if not host or engine_url.startswith("unix://"):
         return list(nic_helper), True
     if engine_url.startswith("ssh://"):
-        target = engine_url[len("ssh://"):].split("/")[0]
-        return ["ssh", "-o", "BatchMode=yes", "--", target, *nic_helper], False
+        from onedock.transport import ssh_argv
+
+        return ssh_argv(engine_url, host, nic_helper), False
     raise OneDockError(f"cannot plumb NICs on {host} through {engine_url}",
                        hint="reach hosts' engines with ssh:// (docker_url)")
 

@@ -17,10 +17,11 @@ from onedock.host.spec import LABEL_IPS
 from onedock.one.vm import VM
 
 if TYPE_CHECKING:
+    from onedock.engine.views import ImageInfo
     from onedock.host.vm_container import VmContainer
 
 
-def check_ready(box: VmContainer, vm: VM, body: dict) -> dict:
+def check_ready(box: VmContainer, vm: VM, body: dict) -> ImageInfo:
     """Everything the container needs is on this host: staged disks, bridges, free IPs."""
     image = box.engine.image_inspect(body["Image"])
     if image is None:
@@ -40,18 +41,18 @@ def check_ready(box: VmContainer, vm: VM, body: dict) -> dict:
     mine = {n.ip for n in vm.nics if n.ip}
     if mine:
         for other in box.engine.containers([LABEL_IPS], all_=False):
-            if other.get("Names", [""])[0].lstrip("/") == box.name:
+            if other.name == box.name:
                 continue
-            taken = set((other.get("Labels") or {}).get(LABEL_IPS, "").split(","))
+            taken = set(other.labels.get(LABEL_IPS, "").split(","))
             if mine & taken:
                 raise OneDockError(
                     f"VM {vm.id}: IP {', '.join(sorted(mine & taken))} is already used by "
-                    f"{other['Names'][0].lstrip('/')} on this host"
+                    f"{other.name} on this host"
                 )
     return image
 
 
-def image_volumes(box: VmContainer, body: dict, image: dict) -> None:
+def image_volumes(box: VmContainer, body: dict, image: ImageInfo) -> None:
     """Named, labelled volumes where the image declares VOLUMEs (databases keep data there).
 
     Anonymous volumes would vanish whenever the container is rebuilt (save, resume after a
@@ -60,7 +61,7 @@ def image_volumes(box: VmContainer, body: dict, image: dict) -> None:
     import hashlib
 
     taken = {m["Target"] for m in body["HostConfig"]["Mounts"]}
-    for path in sorted((image.get("Config") or {}).get("Volumes") or {}):
+    for path in image.volumes:
         if path in taken:
             continue
         tag = hashlib.sha256(path.encode()).hexdigest()[:10]

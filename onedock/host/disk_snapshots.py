@@ -22,18 +22,18 @@ import contextlib
 import json
 
 from onedock import names
+from onedock.engine.views import ContainerInfo, VolumeInfo
 from onedock.errors import Conflict, NotFound, OneDockError
 from onedock.host.staging import LABEL_SOURCE, Host, snapshot_tag
 from onedock.registry.image import KIND_LABEL
 
 
-def _box(host: Host, vmid: int) -> dict | None:
+def _box(host: Host, vmid: int) -> ContainerInfo | None:
     return host.engine.container_inspect(names.container(vmid))
 
 
-def _is_root(box: dict | None, disk_id: int) -> bool:
-    labels = ((box or {}).get("Config") or {}).get("Labels") or {}
-    return labels.get(names.LABEL_DISK) == str(disk_id)
+def _is_root(box: ContainerInfo | None, disk_id: int) -> bool:
+    return box is not None and box.labels.get(names.LABEL_DISK) == str(disk_id)
 
 
 def _missing(host: Host, vmid: int, disk_id: int) -> OneDockError:
@@ -56,14 +56,14 @@ def create(host: Host, vmid: int, disk_id: int, snap_id: int) -> None:
     else:
         raise _missing(host, vmid, disk_id)
     if before is not None:
-        _drop_if_dangling(host, before["Id"])
+        _drop_if_dangling(host, before.id)
 
 
-def _volume_image(host: Host, name: str, volume: dict, repo: str, tag: str) -> None:
+def _volume_image(host: Host, name: str, volume: VolumeInfo, repo: str, tag: str) -> None:
     import shutil
     import tempfile
 
-    labels = {k: v for k, v in (volume.get("Labels") or {}).items() if k != LABEL_SOURCE}
+    labels = {k: v for k, v in volume.labels.items() if k != LABEL_SOURCE}
     labels[KIND_LABEL] = "volume"
     changes = "LABEL " + " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))
     with tempfile.TemporaryFile(prefix="onedock-snap-") as spool:
@@ -84,10 +84,10 @@ def revert(host: Host, vmid: int, disk_id: int, snap_id: int) -> None:
         raise OneDockError(f"snapshot {snap_id} of disk.{disk_id} of VM {vmid} does not exist "
                            f"on {host.name}", hint="onevm show lists the disk's snapshots")
     box = _box(host, vmid)
-    if ((box or {}).get("State") or {}).get("Running"):
+    if box is not None and box.running:
         raise OneDockError(f"VM {vmid} is running on {host.name}",
                            hint="power the VM off to revert a disk snapshot")
-    labels = (snap.get("Config") or {}).get("Labels") or {}
+    labels = snap.labels
     if labels.get(KIND_LABEL) == "volume":
         _revert_volume(host, vmid, disk_id, f"{repo}:{tag}", labels, box)
         return
@@ -95,17 +95,17 @@ def revert(host: Host, vmid: int, disk_id: int, snap_id: int) -> None:
     if _is_root(box, disk_id):  # its writable layer is what the revert throws away
         host.engine.remove_container(names.container(vmid), force=True)
     host.engine.tag(f"{repo}:{tag}", repo, names.disk_tag(disk_id))
-    if before is not None and before["Id"] != snap["Id"]:
-        _drop_if_dangling(host, before["Id"])
+    if before is not None and before.id != snap.id:
+        _drop_if_dangling(host, before.id)
 
 
 def _revert_volume(host: Host, vmid: int, disk_id: int, ref: str, labels: dict,
-                   box: dict | None) -> None:
+                   box: ContainerInfo | None) -> None:
     """Remake the volume from the snapshot; the container that mounts it goes first."""
     if box is not None:
         from onedock.host.vm_container import VmContainer
 
-        boot = int(((box.get("Config") or {}).get("Labels") or {}).get(names.LABEL_DISK, -1))
+        boot = int(box.labels.get(names.LABEL_DISK, -1))
         if boot >= 0:
             # the root disk stays as it is
             VmContainer(host.cfg, vmid, host.engine).keep_layer(boot)
@@ -133,7 +133,7 @@ def delete(host: Host, vmid: int, disk_id: int, snap_id: int) -> None:
 def _drop_if_dangling(host: Host, image_id: str) -> None:
     """An image a tag moved away from: removed when nothing names or needs it any more."""
     info = host.engine.image_inspect(image_id)
-    if info is None or info.get("RepoTags") or info.get("RepoDigests"):
+    if info is None or info.tags or info.digests:
         return
     with contextlib.suppress(Conflict, NotFound):  # a parent of snapshots, or a container's
         host.engine.remove_image(image_id)

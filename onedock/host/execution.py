@@ -121,7 +121,7 @@ class Execution:
     allows (a VM whose QEMU_GA_EXEC is EXECUTING refuses the next exec)."""
 
     def __init__(self, state_dir: str, docker_url: str, vmid: int, timeout: float = 60.0):
-        from onedock.engine import Engine
+        from onedock.engine.client import Engine
 
         self.state_dir = state_dir
         self.vmid = vmid
@@ -169,11 +169,11 @@ class Execution:
         if read_json(os.path.join(self.dir, RESULT)) is not None:
             return  # it ended, or a retried cancel: nothing left to stop
         info = self.engine.exec_inspect(str(running.get("exec_id", "")))
-        if info is None or not info.get("Running"):
+        if info is None or not info.running:
             self._await_result(grace)
             return
         write_json(os.path.join(self.dir, CANCELLED), {"at": int(time.time())})
-        pid = _container_pid(int(info.get("Pid") or 0))
+        pid = _container_pid(info.pid)
         for signal in ("TERM", "KILL"):
             self._signal(pid, signal)
             if self._await_result(grace):
@@ -197,7 +197,7 @@ class Execution:
         box = self.engine.container_inspect(self.container)
         if box is None:
             raise OneDockError(f"VM {self.vmid} has no container on this host")
-        if not (box.get("State") or {}).get("Running"):
+        if not box.running:
             raise OneDockError(f"VM {self.vmid} is not running",
                                hint="onevm exec needs a RUNNING VM")
 
@@ -263,7 +263,7 @@ def reap(state_dir: str, now: float | None = None) -> None:
 
 def _run(base: str, docker_url: str) -> None:
     """The runner: start the exec, wait for its end, write result.json."""
-    from onedock.engine import Engine
+    from onedock.engine.client import Engine
 
     request = read_json(os.path.join(base, REQUEST)) or {}
     with contextlib.suppress(FileNotFoundError):
@@ -275,10 +275,10 @@ def _run(base: str, docker_url: str) -> None:
         exec_id = str(request["exec_id"])
         stdout, stderr = engine.exec_attached(exec_id, base64.b64decode(request["stdin"]),
                                               MAX_OUTPUT)
-        info = engine.exec_inspect(exec_id) or {}
-        code = info.get("ExitCode")
+        info = engine.exec_inspect(exec_id)
+        code = info.exit_code if info is not None else None
         status = "CANCELLED" if os.path.exists(os.path.join(base, CANCELLED)) else "DONE"
-        result = ExecResult(vmid, pid, status, code if isinstance(code, int) else -1,
+        result = ExecResult(vmid, pid, status, -1 if code is None else code,
                             base64.b64encode(stdout).decode(), base64.b64encode(stderr).decode())
     except (OneDockError, KeyError, ValueError, OSError) as exc:
         result = ExecResult(vmid, pid, "ERROR", -1, "",

@@ -18,7 +18,6 @@ import re
 import shlex
 
 from onedock import names
-from onedock.engine import CONTEXT_ENV_LABEL
 from onedock.errors import OneDockError
 from onedock.helper.requests import NicSpec
 from onedock.one.vm import VM, Disk, Nic
@@ -193,7 +192,7 @@ def spec(vm: VM, cfg) -> dict:
         "Env": env,
         "Labels": {names.LABEL_VMID: str(vm.id), names.LABEL_DISK: str(boot.disk_id),
                    LABEL_IPS: ips,
-                   CONTEXT_ENV_LABEL: ",".join(e.split("=", 1)[0] for e in env)},
+                   names.LABEL_CONTEXT_ENV: ",".join(e.split("=", 1)[0] for e in env)},
         "NetworkDisabled": False,
         "HostConfig": host_config,
     }

@@ -20,7 +20,8 @@ import contextlib
 
 from onedock import names, registries
 from onedock.config import Config
-from onedock.engine import Engine
+from onedock.engine.client import Engine
+from onedock.engine.views import ImageInfo
 from onedock.errors import Conflict, NotFound, OneDockError
 from onedock.registry.image import KIND_LABEL
 
@@ -39,7 +40,7 @@ class Host:
 
     # -- images ---------------------------------------------------------------------------
 
-    def ensure_image(self, ref: str) -> dict:
+    def ensure_image(self, ref: str) -> ImageInfo:
         """Inspect `ref`, pulling it first when the host lacks it (the warm path is one call)."""
         info = self.engine.image_inspect(ref)
         if info is None:
@@ -65,8 +66,7 @@ class Host:
             )
         ref = self.registry_ref(repo, digest)
         info = self.ensure_image(ref)
-        labels = (info.get("Config") or {}).get("Labels") or {}
-        kind = "volume" if labels.get(KIND_LABEL) == "volume" else "image"
+        kind = "volume" if info.labels.get(KIND_LABEL) == "volume" else "image"
         if kind == "volume" and volumes:
             self.volume_from_image(ref, vmid, disk_id, role)
         elif kind == "image":
@@ -75,7 +75,7 @@ class Host:
             with contextlib.suppress(NotFound, Conflict):  # the parked copy is the disk now
                 self.engine.remove_image(ref)
         elif kind == "volume" and not volumes:
-            self.prune_cache({info["Id"]})  # of no use here before the volume itself moves
+            self.prune_cache({info.id})  # of no use here before the volume itself moves
         return kind
 
     def _tag_pulled(self, ref: str, repo: str, tag: str) -> None:
@@ -89,13 +89,13 @@ class Host:
     def container_state(self, vmid: int) -> str | None:
         """The VM's container here: "running", another Docker state, or None for none."""
         box = self.engine.container_inspect(names.container(vmid))
-        return None if box is None else str((box.get("State") or {}).get("Status") or "")
+        return None if box is None else box.status
 
     def has_disk(self, vmid: int, disk_id: int) -> bool:
         return self.disk_image(vmid, disk_id) is not None or self.engine.volume_inspect(
             names.volume(vmid, disk_id)) is not None
 
-    def disk_image(self, vmid: int, disk_id: int) -> dict | None:
+    def disk_image(self, vmid: int, disk_id: int) -> ImageInfo | None:
         return self.engine.image_inspect(f"{names.disk_repo(vmid)}:{names.disk_tag(disk_id)}")
 
     def drop_disk(self, vmid: int, disk_id: int) -> None:
@@ -114,7 +114,7 @@ class Host:
         """Every `one-<vmid>:*` tag here: disks, disk snapshots, system snapshots."""
         mine = f"{names.disk_repo(vmid)}:"
         return [t for img in self.engine.images(names.disk_repo(vmid))
-                for t in img.get("RepoTags") or [] if t.startswith(mine)]
+                for t in img.tags if t.startswith(mine)]
 
     def untag_disk(self, vmid: int, disk_id: int) -> bool:
         ref = f"{names.disk_repo(vmid)}:{names.disk_tag(disk_id)}"
@@ -123,7 +123,7 @@ class Host:
         except Conflict:
             # a committed layer (save, resume) is only held by the VM's own container
             box = self.engine.container_inspect(names.container(vmid))
-            if box is None or (box.get("State") or {}).get("Running"):
+            if box is None or box.running:
                 raise
             self.engine.remove_container(names.container(vmid), force=True, volumes=True)
             return self.engine.remove_image(ref)
@@ -148,7 +148,7 @@ class Host:
         name = names.volume(vmid, disk_id)
         existing = self.engine.volume_inspect(name)
         if existing is not None:
-            if (existing.get("Labels") or {}).get(LABEL_SOURCE) in (ref, None):
+            if existing.labels.get(LABEL_SOURCE) in (ref, None):
                 return  # already made from this very content (a retried action)
             self.remove_volume(name, vmid)  # older content: the parked copy is newer
         labels = {**(labels or self.volume_labels(vmid, disk_id, role)), LABEL_SOURCE: ref}
@@ -215,7 +215,7 @@ class Host:
             self.engine.remove_volume(name)
         except Conflict as exc:
             box = self.engine.container_inspect(names.container(vmid))
-            if box is not None and not (box.get("State") or {}).get("Running"):
+            if box is not None and not box.running:
                 return  # held by the VM's stopped container: goes with the VM directory
             raise OneDockError(f"{self.name}: volume {name} is still in use") from exc
 
@@ -228,7 +228,7 @@ class Host:
             self.park_volume(volume, repo, tag)
             return True
         box = self.engine.container_inspect(names.container(vmid))
-        disk_label = ((box or {}).get("Config") or {}).get("Labels", {}).get(names.LABEL_DISK)
+        disk_label = box.labels.get(names.LABEL_DISK) if box is not None else None
         source = None
         if box is not None and disk_label == str(disk_id):
             source = "container"
@@ -251,8 +251,8 @@ class Host:
         from onedock.registry.image import put_volume_image, volume_manifest
 
         registry = registries.private(self.cfg)
-        info = self.engine.volume_inspect(volume) or {}
-        size_mb = int((info.get("Labels") or {}).get(names.LABEL_SIZE, "0") or 0)
+        info = self.engine.volume_inspect(volume)
+        size_mb = int((info.labels if info else {}).get(names.LABEL_SIZE, "0") or 0)
         with self.read_volume(volume) as stream:
             digest, size = registry.upload_stream(repo, iter(lambda: stream.read(1 << 20), b""))
         manifest, config, _ = volume_manifest(None, digest, size, size_mb)
@@ -266,7 +266,7 @@ class Host:
         self.engine.remove_container(names.container(vmid), force=True, volumes=True)
         for vol in self.engine.volumes([f"{names.LABEL_VMID}={vmid}"]):
             with contextlib.suppress(NotFound):
-                self.engine.remove_volume(vol["Name"])
+                self.engine.remove_volume(vol.name)
         for tag in self.disk_tags(vmid):
             with contextlib.suppress(NotFound):
                 self.engine.remove_image(tag)
@@ -284,9 +284,9 @@ class Host:
         """Image ids the VM's disks (all, or these) were made from, with their parents."""
         refs = []
         box = self.engine.container_inspect(names.container(vmid))
-        if box is not None and (disk_ids is None or (box.get("Config") or {}).get(
-                "Labels", {}).get(names.LABEL_DISK) in {str(d) for d in disk_ids}):
-            refs.append(box.get("Image", ""))
+        if box is not None and (disk_ids is None or box.labels.get(names.LABEL_DISK) in {
+                str(d) for d in disk_ids}):
+            refs.append(box.image_id)
         if disk_ids is None:
             refs += self.disk_tags(vmid)
             vols = self.engine.volumes([f"{names.LABEL_VMID}={vmid}"])
@@ -294,15 +294,15 @@ class Host:
             refs += [f"{names.disk_repo(vmid)}:{names.disk_tag(d)}" for d in disk_ids]
             vols = [v for v in (self.engine.volume_inspect(names.volume(vmid, d))
                                 for d in disk_ids) if v is not None]
-        refs += [(v.get("Labels") or {}).get(LABEL_SOURCE, "") for v in vols]
+        refs += [v.labels.get(LABEL_SOURCE, "") for v in vols]
         found: set[str] = set()
         for ref in filter(None, refs):
             for _ in range(64):  # commits (save, snapshots) sit on the pulled image
                 info = self.engine.image_inspect(ref) if ref else None
-                if info is None or info["Id"] in found:
+                if info is None or info.id in found:
                     break
-                found.add(info["Id"])
-                ref = info.get("Parent") or ""
+                found.add(info.id)
+                ref = info.parent
         return found
 
     def prune_cache(self, image_ids: set[str]) -> None:
@@ -314,13 +314,12 @@ class Host:
         """
         if not image_ids:
             return
-        used = {c.get("ImageID") for c in self.engine.containers()}
-        used |= {img["Id"] for img in self.engine.images("one-*")
-                 if any(_vm_tag(t) for t in img.get("RepoTags") or [])}
+        used = {c.image_id for c in self.engine.containers()}
+        used |= {img.id for img in self.engine.images("one-*") if any(map(_vm_tag, img.tags))}
         prefix = f"{self.cfg.registry}/"
         for image_id in image_ids - used:
             info = self.engine.image_inspect(image_id)
-            for ref in (info or {}).get("RepoDigests") or []:
+            for ref in info.digests if info is not None else []:
                 if ref.startswith(prefix):
                     with contextlib.suppress(NotFound, Conflict):
                         self.engine.remove_image(ref)

@@ -17,7 +17,8 @@ import time
 
 from onedock import names
 from onedock.config import Config
-from onedock.engine import Engine
+from onedock.engine.client import Engine
+from onedock.engine.views import ContainerInfo
 from onedock.errors import NoCpuQuota, OneDockError
 from onedock.helper.client import Helper, helper_argv
 from onedock.helper.requests import Attach, Detach, Mount, Request, Unmount
@@ -40,17 +41,22 @@ class VmContainer:
 
     # -- what the container is ------------------------------------------------------------
 
-    def inspect(self) -> dict | None:
+    def inspect(self) -> ContainerInfo | None:
         return self.engine.container_inspect(self.name)
 
     def running(self) -> bool:
-        return bool(((self.inspect() or {}).get("State") or {}).get("Running"))
+        info = self.inspect()
+        return info is not None and info.running
 
     def pid(self) -> int:
-        state = (self.inspect() or {}).get("State") or {}
-        if not state.get("Running"):
+        info = self.inspect()
+        if info is None or not info.running:
             raise OneDockError(f"VM {self.vmid}: container {self.name} is not running")
-        return int(state["Pid"])
+        return info.pid
+
+    def _mounted(self) -> set[str]:
+        info = self.inspect()
+        return info.mounted_volumes if info is not None else set()
 
     def _disk_ref(self, disk_id: int) -> str:
         return f"{names.disk_repo(self.vmid)}:{names.disk_tag(disk_id)}"
@@ -62,10 +68,10 @@ class VmContainer:
         body = spec(vm, self.cfg)
         existing = self.inspect()
         if existing is not None:
-            labels = (existing.get("Config") or {}).get("Labels") or {}
+            labels = existing.labels
             if labels.get(LABEL_SPEC) != body["Labels"][LABEL_SPEC]:
                 # the template changed while powered off: keep the disk, rebuild the container
-                if (existing.get("State") or {}).get("Running"):
+                if existing.running:
                     self.engine.stop(self.name, self.cfg.shutdown_timeout)
                 self.keep_layer(int(labels.get(names.LABEL_DISK, boot_disk(vm).disk_id)))
                 existing = None
@@ -211,7 +217,7 @@ class VmContainer:
 
     def remount(self, vm: VM) -> None:
         """Hot-attached disks again: Docker only re-creates the mounts it knows of."""
-        known = {m.get("Name") for m in (self.inspect() or {}).get("Mounts") or []}
+        known = self._mounted()
         boot_id = boot_disk(vm).disk_id
         for disk in vm.disks:
             volume = names.volume(self.vmid, disk.disk_id)
@@ -231,7 +237,7 @@ class VmContainer:
 
     def detach_disk(self, disk: Disk) -> None:
         volume = names.volume(self.vmid, disk.disk_id)
-        if any(m.get("Name") == volume for m in (self.inspect() or {}).get("Mounts") or []):
+        if volume in self._mounted():
             raise OneDockError(
                 f"disk {disk.disk_id} was attached when the VM was deployed and stays in use "
                 "by its container", hint="power the VM off to detach it")

@@ -6,11 +6,11 @@ host that runs VMs for months must not keep one per VM.
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 
 from onedock.config import Config
 from onedock.errors import OneDockError
+from onedock.transport import ssh_argv
 
 
 def remove(cfg: Config, host: str, path: str) -> None:
@@ -20,7 +20,7 @@ def remove(cfg: Config, host: str, path: str) -> None:
     if url.startswith("unix://"):
         remove_local(path)
         return
-    argv = ssh_argv(url, host, shlex.join(["rm", "-rf", "--", path]))
+    argv = ssh_argv(url, host, ["rm", "-rf", "--", path])
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=cfg.timeout, check=False)
@@ -43,21 +43,3 @@ def remove_local(path: str) -> None:
             shutil.rmtree(path)
     except OSError as exc:
         raise OneDockError(f"cannot remove {path}: {exc.strerror}") from exc
-
-
-def ssh_argv(url: str, host: str, remote: str) -> list[str]:
-    """ssh to a host the way its engine is reached (transport.SshConnection's options)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    argv = ["ssh", "-o", "BatchMode=yes"]
-    target = host
-    if parts.scheme == "ssh":
-        target = f"{parts.username}@{parts.hostname}" if parts.username else parts.hostname or ""
-        if parts.port:
-            argv += ["-p", str(parts.port)]
-    from onedock.transport import _SSH_TARGET
-
-    if not _SSH_TARGET.match(target):
-        raise OneDockError(f"'{target[:80]}' is not a valid ssh host")
-    return [*argv, "--", target, remote]

@@ -14,7 +14,8 @@ import socket
 import time
 from urllib.parse import quote, urlsplit
 
-from onedock.errors import OneDockError
+from onedock.engine.views import ContainerInfo
+from onedock.errors import Unreachable, for_status
 
 MAX_BODY = 64 << 20  # a listing bigger than this is not something a probe should parse
 
@@ -36,7 +37,7 @@ class LocalEngine:
             status, body = self._exchange(path, budget)
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise OneDockError(
+            raise Unreachable(
                 f"Docker engine of {self.name} unreachable ({self.url}): {reason}",
                 hint="is dockerd running there, and may this user reach its socket?",
             ) from exc
@@ -45,14 +46,12 @@ class LocalEngine:
                 message = json.loads(body).get("message", "")
             except (ValueError, AttributeError):
                 message = body[:300].decode("utf-8", "replace")
-            raise OneDockError(f"Docker engine of {self.name}: {message.strip() or status}")
+            raise for_status(status, f"Docker engine of {self.name}: {message.strip() or status}")
         return json.loads(body)
 
-    def containers(self, labels: list[str], size: bool = False) -> list[dict]:
+    def containers(self, labels: list[str]) -> list[ContainerInfo]:
         query = {"all": "1", "filters": json.dumps({"label": labels})}
-        if size:
-            query["size"] = "1"
-        return self.get("/containers/json", query)
+        return [ContainerInfo(raw) for raw in self.get("/containers/json", query)]
 
     def _connect(self, budget: float) -> socket.socket:
         parts = urlsplit(self.url)

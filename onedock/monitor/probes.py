@@ -19,6 +19,7 @@ import time
 
 from onedock import names
 from onedock.config import Config
+from onedock.engine.views import ContainerInfo
 from onedock.errors import OneDockError
 from onedock.monitor.cgroups import Cgroups, veth_counters
 from onedock.state import private_dir, read_json, write_json
@@ -56,16 +57,14 @@ class Probe:
 
         return LocalEngine(self.cfg.local_docker, self.cfg.probe_timeout)
 
-    def containers(self) -> list[dict]:
+    def containers(self) -> list[ContainerInfo]:
         """onedock's containers on this host: one API call, whatever their number."""
-        found = self.engine().containers([names.LABEL_VMID])
         out = []
-        for item in found:
-            vmid = (item.get("Labels") or {}).get(names.LABEL_VMID, "")
-            name = (item.get("Names") or [""])[0].lstrip("/")
+        for box in self.engine().containers([names.LABEL_VMID]):
+            vmid = box.labels.get(names.LABEL_VMID, "")
             if vmid.isascii() and vmid.isdigit() and len(vmid) < 10 \
-                    and name == names.container(int(vmid)):
-                out.append(item)
+                    and box.name == names.container(int(vmid)):
+                out.append(box)
         return out
 
 
@@ -232,17 +231,17 @@ def vm_monitor(probe: Probe) -> str:
     links = _links()
     now = time.time_ns()
     last = probe.load("vmcpu")
-    boxes = [box for box in probe.containers() if box.get("State") in MONITORED]
+    boxes = [box for box in probe.containers() if box.status in MONITORED]
     sizes = probe.load("disksize")
-    if disksize.due(sizes, [box["Id"] for box in boxes], time.time()):
+    if disksize.due(sizes, [box.id for box in boxes], time.time()):
         sizes = disksize.measure(probe.engine(), sizes, time.time())
         probe.save("disksize", sizes)
     volumes = disksize.by_vm(sizes)
     seen: dict[str, list[int]] = {}
     lines = []
     for box in boxes:
-        cid = box["Id"]
-        vmid = int(box["Labels"][names.LABEL_VMID])
+        cid = box.id
+        vmid = int(box.labels[names.LABEL_VMID])
         cpu_ns = cgroups.cpu_ns(cid)
         memory = cgroups.memory_bytes(cid) if cpu_ns is not None else None
         cpu = 0.0
@@ -252,14 +251,14 @@ def vm_monitor(probe: Probe) -> str:
             if before and now > before[1] and cpu_ns >= before[0]:
                 cpu = (cpu_ns - before[0]) / (now - before[1]) * 100
             else:  # first sight: the average since the container was created
-                age = max(1, now - int(box.get("Created", 0)) * 1_000_000_000)
+                age = max(1, now - box.created * 1_000_000_000)
                 cpu = cpu_ns / age * 100
         rx, tx = veth_counters(vmid, links)
         rb, wb, rio, wio = cgroups.io(cid) if cpu_ns is not None else (0, 0, 0, 0)
         values = (f'CPU="{cpu:.2f}"\nMEMORY="{(memory or 0) // 1024}"\nNETRX="{rx}"\n'
                   f'NETTX="{tx}"\nDISKRDBYTES="{rb}"\nDISKWRBYTES="{wb}"\n'
                   f'DISKRDIOPS="{rio}"\nDISKWRIOPS="{wio}"\n')
-        boot = str(box["Labels"].get(names.LABEL_DISK, ""))
+        boot = str(box.labels.get(names.LABEL_DISK, ""))
         for disk_id, size_mb in disksize.disk_sizes(sizes, volumes.get(vmid, {}), cid, boot):
             values += f"DISK_SIZE=[ID={disk_id},SIZE={size_mb}]\n"
         encoded = base64.b64encode(values.encode()).decode()
@@ -276,9 +275,9 @@ def vm_state(probe: Probe) -> str:
 
     observed = {}
     for box in probe.containers():
-        state = STATES.get(box.get("State", ""))
+        state = STATES.get(box.status)
         if state:
-            observed[box["Labels"][names.LABEL_VMID]] = state
+            observed[box.labels[names.LABEL_VMID]] = state
     last = probe.load("vmstate")
     setting = probe.settings.get("SYNC_STATE_VM", "180")
     period = int(setting) if setting.isascii() and setting.isdigit() and len(setting) < 10 \

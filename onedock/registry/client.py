@@ -11,13 +11,14 @@ import contextlib
 import hashlib
 import http.client
 import json
-import threading
 from dataclasses import dataclass
 from typing import IO
 from urllib.parse import urlencode, urlsplit
 
-from onedock.errors import NotFound, OneDockError
-from onedock.transport import registry_connection
+from onedock.errors import NotFound, OneDockError, for_status
+from onedock.transport import Peer, registry_connection
+
+REGISTRY_HINT = "is the registry running, and are the host, port and TLS settings right?"
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -69,38 +70,13 @@ class Registry:
             else None
         )
         self._tokens: dict[str, str] = {}
-        self._local = threading.local()
+        self.peer = Peer(f"registry {host}", lambda: registry_connection(
+            self.api_host, secure=secure, ca=ca, timeout=timeout), REGISTRY_HINT)
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = registry_connection(
-                self.api_host, secure=self.secure, ca=self.ca, timeout=self.timeout
-            )
-            self._local.conn = conn
-        return conn
-
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-    def _send(self, method, path, headers, body) -> http.client.HTTPResponse:
-        conn = self._connection()
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            return conn.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            self._local.conn = None
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise OneDockError(
-                f"registry {self.host} unreachable: {reason}",
-                hint="is the registry running, and are the host, port and TLS settings right?",
-            ) from exc
+        self.peer.close()
 
     def request(
         self,
@@ -121,7 +97,7 @@ class Registry:
             sent = dict(base)
             if auth:
                 sent["Authorization"] = auth
-            resp = self._send(method, path, sent, body)
+            resp = self.peer.send(method, path, sent, body)
             if resp.status == 401 and attempt == 0 and not hasattr(body, "read"):
                 challenge = resp.getheader("WWW-Authenticate", "")
                 resp.read()
@@ -133,11 +109,9 @@ class Registry:
                 resp.body = resp.read()  # type: ignore[attr-defined]
             return resp
         payload = resp.read()
-        if resp.status == 404:
-            raise NotFound(f"{self.host}: {method} {path}: not found ({_errors(payload)})")
-        raise OneDockError(
-            f"registry {self.host} answered {resp.status} to {method} {path}: {_errors(payload)}"
-        )
+        said = "not found" if resp.status == 404 else f"answered {resp.status}"
+        raise for_status(resp.status,
+                         f"registry {self.host}: {method} {path}: {said} ({_errors(payload)})")
 
     def _authenticate(self, challenge: str, scope: str) -> None:
         from onedock.registry.auth import answer

@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from typing import IO
 from urllib.parse import quote, urlencode
 
-from onedock.errors import Conflict, NoCpuQuota, NotFound, OneDockError
-from onedock.transport import engine_connection
+from onedock.engine.views import ContainerInfo, ExecInfo, ImageInfo, VolumeInfo
+from onedock.errors import Conflict, NotFound, OneDockError, for_status
+from onedock.names import LABEL_CONTEXT_ENV
+from onedock.transport import Peer, engine_connection
 
-CONTEXT_ENV_LABEL = "org.opennebula.onedock.ctxenv"
+ENGINE_HINT = "is dockerd running there, and may this user reach its socket?"
 
 
 def registry_auth(username: str, password: str, server: str) -> str:
@@ -31,12 +33,11 @@ class Engine:
         self.url = url
         self.name = name or url
         self.timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
+        self.peer = Peer(f"Docker engine of {self.name}", lambda: engine_connection(url, timeout),
+                         ENGINE_HINT, url)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self.peer.close()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -59,18 +60,7 @@ class Engine:
             body = json.dumps(json_body).encode()
             sent["Content-Type"] = "application/json"
         sent.update(headers or {})
-        if self._conn is None:
-            self._conn = engine_connection(self.url, self.timeout)
-        try:
-            self._conn.request(method, path, body=body, headers=sent)
-            resp = self._conn.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise OneDockError(
-                f"Docker engine of {self.name} unreachable ({self.url}): {reason}",
-                hint="is dockerd running there, and may this user reach its socket?",
-            ) from exc
+        resp = self.peer.send(method, path, sent, body)
         if resp.status in ok:
             if not stream:
                 resp.body = resp.read()  # type: ignore[attr-defined]
@@ -80,7 +70,8 @@ class Engine:
             message = json.loads(payload).get("message", "")
         except (ValueError, AttributeError):
             message = payload[:300].decode("utf-8", "replace")
-        raise _error(resp.status, f"Docker engine of {self.name}: {message.strip() or resp.reason}")
+        raise for_status(resp.status,
+                         f"Docker engine of {self.name}: {message.strip() or resp.reason}")
 
     def json(self, method: str, path: str, **kw):
         body = self.request(method, path, **kw).body  # type: ignore[attr-defined]
@@ -102,9 +93,9 @@ class Engine:
 
     # -- images ---------------------------------------------------------------------------
 
-    def image_inspect(self, ref: str) -> dict | None:
+    def image_inspect(self, ref: str) -> ImageInfo | None:
         try:
-            return self.json("GET", f"/images/{_q(ref)}/json")
+            return ImageInfo(self.json("GET", f"/images/{_q(ref)}/json"))
         except NotFound:
             return None
 
@@ -152,9 +143,9 @@ class Engine:
         Context values (passwords, tokens, keys) must not travel into images that other VMs
         start from; Docker's commit cannot drop variables, so they are set to empty strings.
         """
-        info = self.container_inspect(container) or {}
-        labels = (info.get("Config") or {}).get("Labels") or {}
-        names = [n for n in labels.get(CONTEXT_ENV_LABEL, "").split(",") if n]
+        info = self.container_inspect(container)
+        labels = info.labels if info is not None else {}
+        names = [n for n in labels.get(LABEL_CONTEXT_ENV, "").split(",") if n]
         query = [("container", container), ("repo", repo), ("tag", tag), ("pause", "true")]
         query += [("changes", f"ENV {name}=") for name in names]
         resp = self.request("POST", f"/commit?{urlencode(query)}", json_body={})
@@ -162,15 +153,17 @@ class Engine:
 
     # -- containers -----------------------------------------------------------------------
 
-    def container_inspect(self, name: str) -> dict | None:
+    def container_inspect(self, name: str) -> ContainerInfo | None:
         try:
-            return self.json("GET", f"/containers/{_q(name)}/json")
+            return ContainerInfo(self.json("GET", f"/containers/{_q(name)}/json"))
         except NotFound:
             return None
 
-    def containers(self, labels: list[str] | None = None, all_: bool = True) -> list[dict]:
+    def containers(self, labels: list[str] | None = None,
+                   all_: bool = True) -> list[ContainerInfo]:
         filters = json.dumps({"label": labels or []})
-        return self.json("GET", "/containers/json", query={"all": int(all_), "filters": filters})
+        found = self.json("GET", "/containers/json", query={"all": int(all_), "filters": filters})
+        return [ContainerInfo(raw) for raw in found]
 
     def create_container(self, name: str, config: dict) -> str:
         query = {"name": name} if name else None
@@ -214,9 +207,9 @@ class Engine:
             "Tty": False})
         return created["Id"]
 
-    def exec_inspect(self, exec_id: str) -> dict | None:
+    def exec_inspect(self, exec_id: str) -> ExecInfo | None:
         try:
-            return self.json("GET", f"/exec/{_q(exec_id)}/json")
+            return ExecInfo(self.json("GET", f"/exec/{_q(exec_id)}/json"))
         except NotFound:
             return None
 
@@ -231,7 +224,7 @@ class Engine:
         resp = self.request("POST", f"/exec/{_q(exec_id)}/start", stream=True, ok=(101, 200),
                             json_body={"Detach": False, "Tty": False},
                             headers={"Connection": "Upgrade", "Upgrade": "tcp"})
-        sock = self._conn.sock if self._conn is not None else None
+        sock = self.peer.connection().sock
         if sock is None:
             raise OneDockError(f"Docker engine of {self.name}: exec stream closed at once")
         sock.settimeout(None)
@@ -270,14 +263,15 @@ class Engine:
 
     # -- volumes --------------------------------------------------------------------------
 
-    def volume_inspect(self, name: str) -> dict | None:
+    def volume_inspect(self, name: str) -> VolumeInfo | None:
         try:
-            return self.json("GET", f"/volumes/{_q(name)}")
+            return VolumeInfo(self.json("GET", f"/volumes/{_q(name)}"))
         except NotFound:
             return None
 
-    def create_volume(self, name: str, labels: dict[str, str]) -> dict:
-        return self.json("POST", "/volumes/create", json_body={"Name": name, "Labels": labels})
+    def create_volume(self, name: str, labels: dict[str, str]) -> VolumeInfo:
+        return VolumeInfo(self.json("POST", "/volumes/create",
+                                    json_body={"Name": name, "Labels": labels}))
 
     def remove_volume(self, name: str) -> bool:
         try:
@@ -286,13 +280,15 @@ class Engine:
             return False
         return True
 
-    def volumes(self, labels: list[str]) -> list[dict]:
+    def volumes(self, labels: list[str]) -> list[VolumeInfo]:
         filters = json.dumps({"label": labels})
-        return self.json("GET", "/volumes", query={"filters": filters}).get("Volumes") or []
+        found = self.json("GET", "/volumes", query={"filters": filters}).get("Volumes") or []
+        return [VolumeInfo(raw) for raw in found]
 
-    def images(self, reference: str) -> list[dict]:
+    def images(self, reference: str) -> list[ImageInfo]:
         filters = json.dumps({"reference": [reference]})
-        return self.json("GET", "/images/json", query={"filters": filters})
+        return [ImageInfo(raw) for raw in
+                self.json("GET", "/images/json", query={"filters": filters})]
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -310,17 +306,6 @@ class Engine:
                                  sum(t for _, t in layers.values()))
         finally:
             progress.close()
-
-
-def _error(status: int, text: str) -> OneDockError:
-    """The one place an engine answer becomes an exception class."""
-    if status == 404:
-        return NotFound(text)
-    if status == 409:
-        return Conflict(text)
-    if "NanoCPUs" in text and "CFS" in text:  # create and update alike
-        return NoCpuQuota(text)
-    return OneDockError(text)
 
 
 def _read_exactly(reader, size: int) -> bytes:
