@@ -316,7 +316,7 @@ def test_container_gone_mid_probe(docker_client, images, tmp_path, conf, new_id)
                                        network_disabled=True)
     cfg = config.Config(state_dir=str(tmp_path))
     probe_obj = probes.Probe(cfg, 3, "node01", b"")
-    listing = [c for c in probe_obj.containers() if c["Id"] == box.id]
+    listing = [c for c in probe_obj.containers() if c.id == box.id]
     box.remove(force=True)
     probe_obj.containers = lambda: listing
     values = vm_lines(probes.vm_monitor(probe_obj))[vmid]
