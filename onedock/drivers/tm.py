@@ -11,12 +11,14 @@ import sys
 
 from onedock import names, registries
 from onedock.config import Config
+from onedock.drivers.actions import Actions
 from onedock.errors import OneDockError
 from onedock.host.staging import Host
 from onedock.host.vm_dir import remove_local
-from onedock.one.transfer import HostPath, args, host_path, number, source, vm_dir, vm_disk
+from onedock.one.transfer import HostPath, host_path, number, source, vm_dir, vm_disk
 
 TAG = "latest"
+ACTIONS = Actions()
 
 
 def _disk(dst: HostPath) -> int:
@@ -25,33 +27,32 @@ def _disk(dst: HostPath) -> int:
     return dst.disk_id
 
 
-def clone(cfg: Config, argv: list[str]) -> str:
-    src, dst, vmid, _ = args(argv, 4, "fe:SOURCE host:sysdir/disk.N vmid dsid")
-    repo, dst, vmid = source(src), host_path(dst, "destination"), number(vmid, "vmid")
-    Host(cfg, dst.host).stage(repo, TAG, vmid, _disk(dst), "image")
+@ACTIONS("fe:SOURCE host:sysdir/disk.N vmid dsid", names=("clone", "ln"))
+def clone(cfg: Config, src: str, dst: str, vmid: str, _dsid: str) -> str:
+    """ln too: a persistent image is staged the same way; mvds writes it back."""
+    repo, disk, vm = source(src), host_path(dst, "destination"), number(vmid, "vmid")
+    Host(cfg, disk.host).stage(repo, TAG, vm, _disk(disk), "image")
     return ""
 
 
-ln = clone  # a persistent image is staged the same way; mvds writes it back
-
-
-def mkimage(cfg: Config, argv: list[str]) -> str:
-    size, _fmt, dst, vmid, _ = args(argv, 5, "size format host:sysdir/disk.N vmid dsid")
+@ACTIONS("size format host:sysdir/disk.N vmid dsid")
+def mkimage(cfg: Config, size: str, _fmt: str, dst: str, vmid: str, _dsid: str) -> str:
     dst, vmid = host_path(dst, "destination"), number(vmid, "vmid")
     Host(cfg, dst.host).create_volume(vmid, _disk(dst), "volatile", number(size, "size"))
     return ""
 
 
-def mkswap(cfg: Config, argv: list[str]) -> str:
+@ACTIONS("size host:sysdir/disk.N vmid dsid")
+def mkswap(cfg: Config, *_: str) -> str:
     raise OneDockError(
         "containers have no swap disks",
         hint="remove the volatile swap disk from the template; set MEMORY for the limit",
     )
 
 
-def context(cfg: Config, argv: list[str]) -> str:
-    if len(argv) < 4:
-        raise OneDockError("expected context.sh [files...] host:sysdir/disk.N vmid dsid")
+@ACTIONS("context.sh... host:sysdir/disk.N vmid dsid")
+def context(cfg: Config, *argv: str) -> str:
+    """context.sh first, then `path:'name'` of each FILES entry."""
     *files, dst, vmid, _ = argv
     dst, vmid = host_path(dst, "destination"), number(vmid, "vmid")
     disk_id = _disk(dst)
@@ -78,10 +79,10 @@ def context(cfg: Config, argv: list[str]) -> str:
     return ""
 
 
-def delete(cfg: Config, argv: list[str]) -> str:
-    path, vmid, _ = args(argv, 3, "host:path vmid dsid")
-    vmid = number(vmid, "vmid")
-    path = host_path(path, "path")
+@ACTIONS("host:path vmid dsid")
+def delete(cfg: Config, arg: str, vmid_arg: str, _dsid: str) -> str:
+    vmid = number(vmid_arg, "vmid")
+    path = host_path(arg, "path")
     if path.disk_id is None:
         vm_dir(path, vmid)
     else:
@@ -123,9 +124,10 @@ def _move_disk(cfg: Config, src: HostPath, dst: HostPath, vmid: int, disk_id: in
         Host(cfg, src.host).drop_disk(vmid, disk_id)
 
 
-def mv(cfg: Config, argv: list[str]) -> str:
-    src, dst, vmid, _ = args(argv, 4, "src_host:path dst_host:path vmid dsid")
-    src, dst, vmid = host_path(src, "source"), host_path(dst, "destination"), number(vmid, "vmid")
+@ACTIONS("src_host:path dst_host:path vmid dsid")
+def mv(cfg: Config, src_arg: str, dst_arg: str, vmid_arg: str, _dsid: str) -> str:
+    src, dst = host_path(src_arg, "source"), host_path(dst_arg, "destination")
+    vmid = number(vmid_arg, "vmid")
     if src == dst:
         return ""
     if src.disk_id is not None:
@@ -153,9 +155,8 @@ def _remove_vm_dir(host: Host, arg: str, vmid: int) -> None:
     host.remove_dir(path)
 
 
-def _save(cfg: Config, argv: list[str], count: int, usage: str) -> str:
-    given = args(argv, count, usage)
-    disk, target, vmid = host_path(given[0], "disk"), source(given[1]), number(given[-2], "vmid")
+def _save(cfg: Config, disk_arg: str, target_arg: str, vmid_arg: str) -> str:
+    disk, target, vmid = host_path(disk_arg, "disk"), source(target_arg), number(vmid_arg, "vmid")
     disk_id = _disk(disk)
     if cfg.is_frontend(disk.host):  # the VM is stopped: copy its parked disk
         from onedock.registry import image as images
@@ -171,9 +172,10 @@ def _save(cfg: Config, argv: list[str], count: int, usage: str) -> str:
     return ""
 
 
-def mvds(cfg: Config, argv: list[str]) -> str:
-    out = _save(cfg, argv, 4, "host:sysdir/disk.N SOURCE vmid dsid")
-    disk, vmid = host_path(argv[0], "disk"), number(argv[2], "vmid")
+@ACTIONS("host:sysdir/disk.N SOURCE vmid dsid")
+def mvds(cfg: Config, disk_arg: str, target: str, vmid_arg: str, _dsid: str) -> str:
+    out = _save(cfg, disk_arg, target, vmid_arg)
+    disk, vmid = host_path(disk_arg, "disk"), number(vmid_arg, "vmid")
     if cfg.is_frontend(disk.host):
         registries.private(cfg).forget(names.vm_repo(cfg.prefix, vmid),
                                        names.disk_tag(_disk(disk)))
@@ -185,15 +187,17 @@ def mvds(cfg: Config, argv: list[str]) -> str:
     return out
 
 
-def cpds(cfg: Config, argv: list[str]) -> str:
-    snap = argv[2] if len(argv) == 5 else "-1"
+@ACTIONS("host:sysdir/disk.N SOURCE snap_id vmid dsid")
+def cpds(cfg: Config, disk: str, target: str, snap: str, vmid: str, _dsid: str) -> str:
     if snap != "-1":
         raise OneDockError("saving a disk snapshot as an image is not supported by onedock")
-    return _save(cfg, argv, 5, "host:sysdir/disk.N SOURCE snap_id vmid dsid")
+    return _save(cfg, disk, target, vmid)
 
 
-def _migrateargs(argv: list[str]):
-    src, dst, _sysdir, vmid, _ = args(argv, 5, "src_host dst_host sysdir vmid dsid")
+MIGRATION = "src_host dst_host sysdir vmid dsid"
+
+
+def _migration(src: str, dst: str, vmid: str):
     from onedock.one.transfer import hostname
     from onedock.one.vm import parse_vm_base64
 
@@ -202,9 +206,11 @@ def _migrateargs(argv: list[str]):
         number(vmid, "vmid"), vm
 
 
-def premigrate(cfg: Config, argv: list[str]) -> str:
+@ACTIONS(MIGRATION)
+def premigrate(cfg: Config, src_arg: str, dst_arg: str, _sysdir: str, vmid_arg: str,
+               _dsid: str) -> str:
     """Stage the VM's images on the destination ahead of the move (pull only, no data loss)."""
-    _, dst, vmid, vm = _migrateargs(argv)
+    _, dst, vmid, vm = _migration(src_arg, dst_arg, vmid_arg)
     there = Host(cfg, dst)
     for disk in vm.disks:
         if disk.tm_mad == "onedock" and disk.source:
@@ -212,31 +218,38 @@ def premigrate(cfg: Config, argv: list[str]) -> str:
     return ""
 
 
-def postmigrate(cfg: Config, argv: list[str]) -> str:
-    src, dst, vmid, _ = _migrateargs(argv)
+@ACTIONS(MIGRATION)
+def postmigrate(cfg: Config, src_arg: str, dst_arg: str, sysdir: str, vmid_arg: str,
+                _dsid: str) -> str:
+    src, dst, vmid, _ = _migration(src_arg, dst_arg, vmid_arg)
     if src != dst:
         here = Host(cfg, src)
         here.remove_vm(vmid)
-        _remove_vm_dir(here, f"{src}:{argv[2]}", vmid)
+        _remove_vm_dir(here, f"{src}:{sysdir}", vmid)
     return ""
 
 
-def failmigrate(cfg: Config, argv: list[str]) -> str:
-    src, dst, vmid, _ = _migrateargs(argv)
+@ACTIONS(MIGRATION)
+def failmigrate(cfg: Config, src_arg: str, dst_arg: str, sysdir: str, vmid_arg: str,
+                _dsid: str) -> str:
+    src, dst, vmid, _ = _migration(src_arg, dst_arg, vmid_arg)
     if src != dst:
         there = Host(cfg, dst)
         if there.container_state(vmid) is None:
             there.remove_vm(vmid)
-            _remove_vm_dir(there, f"{dst}:{argv[2]}", vmid)
+            _remove_vm_dir(there, f"{dst}:{sysdir}", vmid)
     return ""
 
 
 # -- disk snapshots, resize, backups ------------------------------------------------------------
 
 
-def _snapshot_args(cfg: Config, argv: list[str]) -> tuple[Host, int, int, int]:
-    path, snap, vmid, _ = args(argv, 4, "host:sysdir/disk.N snap_id vmid dsid")
-    vmid = number(vmid, "vmid")
+SNAPSHOT = "host:sysdir/disk.N snap_id vmid dsid"
+
+
+def _snapshot_args(cfg: Config, path: str, snap: str, vmid_arg: str
+                   ) -> tuple[Host, int, int, int]:
+    vmid = number(vmid_arg, "vmid")
     disk, disk_id = vm_disk(path, vmid)
     snap_id = number(snap, "snapshot id")
     if cfg.is_frontend(disk.host):
@@ -245,24 +258,27 @@ def _snapshot_args(cfg: Config, argv: list[str]) -> tuple[Host, int, int, int]:
     return Host(cfg, disk.host), vmid, disk_id, snap_id
 
 
-def snap_create(cfg: Config, argv: list[str]) -> str:
+@ACTIONS(SNAPSHOT)
+def snap_create(cfg: Config, path: str, snap: str, vmid: str, _dsid: str) -> str:
     from onedock.host import disk_snapshots
 
-    disk_snapshots.create(*_snapshot_args(cfg, argv))
+    disk_snapshots.create(*_snapshot_args(cfg, path, snap, vmid))
     return ""
 
 
-def snap_revert(cfg: Config, argv: list[str]) -> str:
+@ACTIONS(SNAPSHOT)
+def snap_revert(cfg: Config, path: str, snap: str, vmid: str, _dsid: str) -> str:
     from onedock.host import disk_snapshots
 
-    disk_snapshots.revert(*_snapshot_args(cfg, argv))
+    disk_snapshots.revert(*_snapshot_args(cfg, path, snap, vmid))
     return ""
 
 
-def snap_delete(cfg: Config, argv: list[str]) -> str:
+@ACTIONS(SNAPSHOT)
+def snap_delete(cfg: Config, path: str, snap: str, vmid: str, _dsid: str) -> str:
     from onedock.host import disk_snapshots
 
-    disk_snapshots.delete(*_snapshot_args(cfg, argv))
+    disk_snapshots.delete(*_snapshot_args(cfg, path, snap, vmid))
     return ""
 
 
@@ -271,9 +287,9 @@ RESIZE_HINT = ("there is nothing to resize: volumes grow with their content and 
                "with the host's free space; leave SIZE as it is")
 
 
-def resize(cfg: Config, argv: list[str]) -> str:
+@ACTIONS("host:sysdir/disk.N size_mb vmid dsid")
+def resize(cfg: Config, path: str, size: str, vmid: str, _dsid: str) -> str:
     """oned runs this before the VMM's resize_disk: this line is the one users see."""
-    path, size, vmid, _ = args(argv, 4, "host:sysdir/disk.N size_mb vmid dsid")
     vm_disk(path, number(vmid, "vmid"))
     number(size, "size")
     raise OneDockError(RESIZE_REFUSAL, hint=RESIZE_HINT)
@@ -290,40 +306,37 @@ def _drain_stdin() -> None:
         sys.stdin.buffer.read()
 
 
-def _backup_args(argv: list[str]) -> int:
-    """`host:<sysdir> disks deploy_id bj_id|- vmid dsid` (digest §12); the VM's id."""
-    path, _, _, _, vmid, _ = args(argv, 6, "host:sysdir disks deploy_id bj_id vmid dsid")
+BACKUP = "host:sysdir disks deploy_id bj_id vmid dsid"  # digest §12; bj_id may be "-"
+
+
+def _backup_args(path: str, vmid: str) -> int:
+    """The VM's id, once its directory argument is checked."""
     vmid_ = number(vmid, "vmid")
     vm_dir(host_path(path, "path"), vmid_)
     return vmid_
 
 
-def prebackup(cfg: Config, argv: list[str]) -> str:
+@ACTIONS(BACKUP, names=("prebackup", "prebackup_live"))
+def prebackup(cfg: Config, path: str, _disks: str, _deploy_id: str, _job: str, vmid: str,
+              _dsid: str) -> str:
     _drain_stdin()
-    _backup_args(argv)
+    _backup_args(path, vmid)
     raise OneDockError(BACKUP_REFUSAL, hint=BACKUP_HINT)
 
 
-def postbackup(cfg: Config, argv: list[str]) -> str:
+@ACTIONS(BACKUP, names=("postbackup", "postbackup_live"))
+def postbackup(cfg: Config, path: str, _disks: str, _deploy_id: str, _job: str, vmid: str,
+               _dsid: str) -> str:
     """oned runs this after a failed prebackup too, and a failure here fails the backup: like
     the stock post scripts it succeeds (on arguments that are oned's)."""
     _drain_stdin()
-    _backup_args(argv)
+    _backup_args(path, vmid)
     return ""
 
 
-def restore(cfg: Config, argv: list[str]) -> str:
-    path, vmid, *_ = args(argv, 5, "host:sysdir vmid image_id increment_id disk_id")
+@ACTIONS("host:sysdir vmid image_id increment_id disk_id")
+def restore(cfg: Config, path: str, vmid: str, *_: str) -> str:
     vm_dir(host_path(path, "path"), number(vmid, "vmid"))
     raise OneDockError(f"{BACKUP_REFUSAL}, so there is no backup to restore a VM from",
                        hint=BACKUP_HINT)
 
-
-ACTIONS = {
-    "clone": clone, "ln": ln, "mkimage": mkimage, "mkswap": mkswap, "context": context,
-    "delete": delete, "mv": mv, "mvds": mvds, "cpds": cpds, "premigrate": premigrate,
-    "postmigrate": postmigrate, "failmigrate": failmigrate, "snap_create": snap_create,
-    "snap_revert": snap_revert, "snap_delete": snap_delete, "resize": resize,
-    "prebackup": prebackup, "prebackup_live": prebackup, "postbackup": postbackup,
-    "postbackup_live": postbackup, "restore": restore,
-}

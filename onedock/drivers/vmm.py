@@ -13,13 +13,15 @@ import re
 import sys
 
 from onedock.config import Config
+from onedock.drivers.actions import Actions
 from onedock.errors import OneDockError
 from onedock.host.vm_container import VmContainer
-from onedock.one.transfer import args, number
+from onedock.one.transfer import number
 from onedock.one.vm import VM
 from onedock.one.vmm import vm_from_stdin
 
 _DEPLOY_ID = re.compile(r"one-([0-9]{1,9})")
+ACTIONS = Actions()
 
 
 def _deploy_id(value: str) -> int:
@@ -33,11 +35,9 @@ def _stdin() -> bytes:
     return sys.stdin.buffer.read()
 
 
-def _container(cfg: Config, argv: list[str], count: int, usage: str
-               ) -> tuple[VmContainer, list[str]]:
-    """The container the action's first argument (the deploy id) names, and the argv."""
-    given = args(argv, count, usage)
-    return VmContainer(cfg, _deploy_id(given[0])), given
+def _container(cfg: Config, deploy_id: str) -> VmContainer:
+    """The container an action's deploy id names."""
+    return VmContainer(cfg, _deploy_id(deploy_id))
 
 
 def _snapshot_tag(snap: str) -> str:
@@ -57,8 +57,8 @@ def _attached(vm: VM, kind: str):
 # -- actions ----------------------------------------------------------------------------------
 
 
-def deploy(cfg: Config, argv: list[str]) -> str:
-    dfile, _, vmid, _ = args(argv, 4, "deployment_file host vmid host")
+@ACTIONS("deployment_file host vmid host")
+def deploy(cfg: Config, dfile: str, _host: str, vmid: str, _again: str) -> str:
     vm = vm_from_stdin(_stdin())
     if vm.id != number(vmid, "vmid"):
         raise OneDockError(f"deployment file is for VM {vm.id}, not {vmid}")
@@ -93,40 +93,43 @@ def _mark_datastore(ds_dir: str) -> None:
         pass  # monitoring loses the DS line; the VM itself is fine
 
 
-def shutdown(cfg: Config, argv: list[str]) -> str:
-    box, _ = _container(cfg, argv, 4, "deploy_id host vmid host")
+OF_A_VM = "deploy_id host vmid host"
+
+
+@ACTIONS(OF_A_VM)
+def shutdown(cfg: Config, deploy_id: str, *_: str) -> str:
     _stdin()
-    box.stop()
+    _container(cfg, deploy_id).stop()
     return ""
 
 
-def cancel(cfg: Config, argv: list[str]) -> str:
-    box, _ = _container(cfg, argv, 4, "deploy_id host vmid host")
+@ACTIONS(OF_A_VM)
+def cancel(cfg: Config, deploy_id: str, *_: str) -> str:
     _stdin()
-    box.kill()
+    _container(cfg, deploy_id).kill()
     return ""
 
 
-def reboot(cfg: Config, argv: list[str]) -> str:
-    box, _ = _container(cfg, argv, 4, "deploy_id host vmid host")
-    box.reboot(vm_from_stdin(_stdin()))
+@ACTIONS(OF_A_VM)
+def reboot(cfg: Config, deploy_id: str, *_: str) -> str:
+    _container(cfg, deploy_id).reboot(vm_from_stdin(_stdin()))
     return ""
 
 
-def reset(cfg: Config, argv: list[str]) -> str:
-    box, _ = _container(cfg, argv, 4, "deploy_id host vmid host")
-    box.reset(vm_from_stdin(_stdin()))
+@ACTIONS(OF_A_VM)
+def reset(cfg: Config, deploy_id: str, *_: str) -> str:
+    _container(cfg, deploy_id).reset(vm_from_stdin(_stdin()))
     return ""
 
 
-def save(cfg: Config, argv: list[str]) -> str:
-    box, (_, checkpoint, *_) = _container(cfg, argv, 5, "deploy_id checkpoint host vmid host")
-    box.save(vm_from_stdin(_stdin()), checkpoint)
+@ACTIONS("deploy_id checkpoint host vmid host")
+def save(cfg: Config, deploy_id: str, checkpoint: str, *_: str) -> str:
+    _container(cfg, deploy_id).save(vm_from_stdin(_stdin()), checkpoint)
     return ""
 
 
-def restore(cfg: Config, argv: list[str]) -> str:
-    _, _, deploy_id, _, _ = args(argv, 5, "checkpoint host deploy_id vmid host")
+@ACTIONS("checkpoint host deploy_id vmid host")
+def restore(cfg: Config, _checkpoint: str, _host: str, deploy_id: str, *_: str) -> str:
     vm = vm_from_stdin(_stdin())
     if _deploy_id(deploy_id) != vm.id:
         raise OneDockError(f"deploy id {deploy_id} does not belong to VM {vm.id}")
@@ -134,31 +137,34 @@ def restore(cfg: Config, argv: list[str]) -> str:
     return ""
 
 
-def migrate(cfg: Config, argv: list[str]) -> str:
+@ACTIONS("deploy_id dst_host src_host vmid host")
+def migrate(cfg: Config, deploy_id: str, dst: str, src: str, *_: str) -> str:
     from onedock.one.transfer import hostname
 
-    box, (_, dst, src, *_) = _container(cfg, argv, 5, "deploy_id dst_host src_host vmid host")
+    box = _container(cfg, deploy_id)
     vm = vm_from_stdin(_stdin())
     box.migrate(vm, src, hostname(dst, "destination host"))
     return ""
 
 
-def attach_disk(cfg: Config, argv: list[str]) -> str:
-    box, _ = _container(cfg, argv, 7, "deploy_id path target index drv vmid host")
+@ACTIONS("deploy_id path target index drv vmid host")
+def attach_disk(cfg: Config, deploy_id: str, *_: str) -> str:
+    box = _container(cfg, deploy_id)
     box.attach_disk(_attached(vm_from_stdin(_stdin()), "disk"))
     return ""
 
 
-def detach_disk(cfg: Config, argv: list[str]) -> str:
-    box, (_, _, target, *_) = _container(cfg, argv, 6, "deploy_id path target index vmid host")
+@ACTIONS("deploy_id path target index vmid host")
+def detach_disk(cfg: Config, deploy_id: str, _path: str, target: str, *_: str) -> str:
+    box = _container(cfg, deploy_id)
     vm = vm_from_stdin(_stdin())
     box.detach_disk(([d for d in vm.disks if d.target == target] or [_attached(vm, "disk")])[0])
     return ""
 
 
-def attach_nic(cfg: Config, argv: list[str]) -> str:
-    box, (_, mac, *_) = _container(cfg, argv, 8,
-                                   "deploy_id mac bridge model vn_mad target vmid host")
+@ACTIONS("deploy_id mac bridge model vn_mad target vmid host")
+def attach_nic(cfg: Config, deploy_id: str, mac: str, *_: str) -> str:
+    box = _container(cfg, deploy_id)
     vm = vm_from_stdin(_stdin())
     nic = _attached(vm, "nic")
     if nic.mac.lower() != mac.lower():
@@ -167,69 +173,76 @@ def attach_nic(cfg: Config, argv: list[str]) -> str:
     return ""
 
 
-def detach_nic(cfg: Config, argv: list[str]) -> str:
-    box, (_, mac, *_) = _container(cfg, argv, 4, "deploy_id mac vmid host")
+@ACTIONS("deploy_id mac vmid host")
+def detach_nic(cfg: Config, deploy_id: str, mac: str, *_: str) -> str:
+    box = _container(cfg, deploy_id)
     _stdin()
     box.detach_nic(mac)
     return ""
 
 
-def prereconfigure(cfg: Config, argv: list[str]) -> str:
+@ACTIONS("deploy_id context_target vmid host")
+def prereconfigure(cfg: Config, *_: str) -> str:
     """Nothing to prepare: the context volume stays mounted while TM context rewrites it."""
-    args(argv, 4, "deploy_id context_target vmid host")
     _stdin()
     return ""
 
 
-def reconfigure(cfg: Config, argv: list[str]) -> str:
-    box, _ = _container(cfg, argv, 5, "deploy_id context_target path vmid host")
+@ACTIONS("deploy_id context_target path vmid host")
+def reconfigure(cfg: Config, deploy_id: str, *_: str) -> str:
+    box = _container(cfg, deploy_id)
     box.reconfigure(vm_from_stdin(_stdin()))
     return ""
 
 
-def snapshot_create(cfg: Config, argv: list[str]) -> str:
-    box, (_, snap, *_) = _container(cfg, argv, 4, "deploy_id snapshot_id vmid host")
+@ACTIONS("deploy_id snapshot_id vmid host")
+def snapshot_create(cfg: Config, deploy_id: str, snap: str, *_: str) -> str:
+    box = _container(cfg, deploy_id)
     _stdin()
     return box.snapshot_create(_snapshot_tag(snap))
 
 
-def snapshot_revert(cfg: Config, argv: list[str]) -> str:
-    box, (_, snap, *_) = _container(cfg, argv, 4, "deploy_id hypervisor_snapshot vmid host")
+@ACTIONS("deploy_id hypervisor_snapshot vmid host")
+def snapshot_revert(cfg: Config, deploy_id: str, snap: str, *_: str) -> str:
+    box = _container(cfg, deploy_id)
     box.snapshot_revert(vm_from_stdin(_stdin()), _snapshot_tag(snap))
     return ""
 
 
-def snapshot_delete(cfg: Config, argv: list[str]) -> str:
-    box, (_, snap, *_) = _container(cfg, argv, 4, "deploy_id hypervisor_snapshot vmid host")
+@ACTIONS("deploy_id hypervisor_snapshot vmid host")
+def snapshot_delete(cfg: Config, deploy_id: str, snap: str, *_: str) -> str:
+    box = _container(cfg, deploy_id)
     _stdin()
     box.snapshot_delete(_snapshot_tag(snap))
     return ""
 
 
-def resize(cfg: Config, argv: list[str]) -> str:
-    box, _ = _container(cfg, argv, 3, "deploy_id vmid host")
+@ACTIONS("deploy_id vmid host")
+def resize(cfg: Config, deploy_id: str, *_: str) -> str:
+    box = _container(cfg, deploy_id)
     box.resize(vm_from_stdin(_stdin()))
     return ""
 
 
-def resize_disk(cfg: Config, argv: list[str]) -> str:
+@ACTIONS("deploy_id disk_id size drv_message host vmid host")
+def resize_disk(cfg: Config, *_: str) -> str:
     _stdin()
     raise OneDockError("container disks have no fixed size to resize",
                        hint="volumes grow with their content; the image disk follows the host")
 
 
-def exec_command(cfg: Config, argv: list[str]) -> str:
+@ACTIONS("vmid host command [stdin]", names=("exec",))
+def exec_command(cfg: Config, vmid: str, _host: str, command: str,
+                 stdin: str | None = None) -> str:
     """7.2+ `onevm exec`: the command starts in the container; the vm/execution probe reports
-    its end (digest §4.4). argv: vmid host command [base64 stdin]; stdin is the VM document."""
-    if len(argv) not in (3, 4):
-        raise OneDockError(f"expected vmid host command [stdin], got {len(argv)} arguments")
+    its end (digest §4.4). The optional stdin is base64; the VM document comes on stdin."""
     _stdin()
-    execution(cfg, number(argv[0], "vmid")).start(argv[2], argv[3] if len(argv) == 4 else None)
+    execution(cfg, number(vmid, "vmid")).start(command, stdin)
     return ""
 
 
-def exec_cancel(cfg: Config, argv: list[str]) -> str:
-    vmid, *_ = args(argv, 2, "vmid host")
+@ACTIONS("vmid host")
+def exec_cancel(cfg: Config, vmid: str, _host: str) -> str:
     _stdin()
     execution(cfg, number(vmid, "vmid")).cancel()
     return ""
@@ -240,13 +253,3 @@ def execution(cfg: Config, vmid: int):
 
     return Execution(cfg.state_dir, cfg.local_docker, vmid, cfg.timeout)
 
-
-ACTIONS = {
-    "deploy": deploy, "shutdown": shutdown, "cancel": cancel, "reboot": reboot,
-    "reset": reset, "save": save, "restore": restore, "migrate": migrate,
-    "attach_disk": attach_disk, "detach_disk": detach_disk, "attach_nic": attach_nic,
-    "detach_nic": detach_nic, "prereconfigure": prereconfigure, "reconfigure": reconfigure,
-    "snapshot_create": snapshot_create, "snapshot_revert": snapshot_revert,
-    "snapshot_delete": snapshot_delete, "resize": resize, "resize_disk": resize_disk,
-    "exec": exec_command, "exec_cancel": exec_cancel,
-}
