@@ -11,11 +11,23 @@ from __future__ import annotations
 ALIVE = frozenset({"running", "paused", "restarting"})
 
 
-class ContainerInfo:
+class View:
+    """One answer of the engine, kept as it came."""
+
     __slots__ = ("raw",)
 
     def __init__(self, raw: dict):
         self.raw = raw
+
+    @property
+    def labels(self) -> dict[str, str]:
+        config = self.raw.get("Config")
+        found = config.get("Labels") if isinstance(config, dict) else self.raw.get("Labels")
+        return found or {}
+
+
+class ContainerInfo(View):
+    __slots__ = ()
 
     def _state(self) -> dict:
         state = self.raw.get("State")
@@ -48,12 +60,6 @@ class ContainerInfo:
         return int(self._state().get("Pid") or 0)
 
     @property
-    def labels(self) -> dict[str, str]:
-        config = self.raw.get("Config")
-        found = config.get("Labels") if isinstance(config, dict) else self.raw.get("Labels")
-        return found or {}
-
-    @property
     def image_id(self) -> str:
         """The id of the image the container was created from (inspect and list alike)."""
         return str(self.raw.get("ImageID") or self.raw.get("Image") or "")
@@ -69,11 +75,8 @@ class ContainerInfo:
         return {str(m.get("Name")) for m in self.raw.get("Mounts") or [] if m.get("Name")}
 
 
-class ImageInfo:
-    __slots__ = ("raw",)
-
-    def __init__(self, raw: dict):
-        self.raw = raw
+class ImageInfo(View):
+    __slots__ = ()
 
     @property
     def id(self) -> str:
@@ -92,22 +95,13 @@ class ImageInfo:
         return list(self.raw.get("RepoDigests") or [])
 
     @property
-    def labels(self) -> dict[str, str]:
-        config = self.raw.get("Config")
-        found = config.get("Labels") if isinstance(config, dict) else self.raw.get("Labels")
-        return found or {}
-
-    @property
     def volumes(self) -> list[str]:
         """The image's VOLUME paths, sorted."""
         return sorted((self.raw.get("Config") or {}).get("Volumes") or {})
 
 
-class ExecInfo:
-    __slots__ = ("raw",)
-
-    def __init__(self, raw: dict):
-        self.raw = raw
+class ExecInfo(View):
+    __slots__ = ()
 
     @property
     def running(self) -> bool:
@@ -123,16 +117,9 @@ class ExecInfo:
         return code if isinstance(code, int) else None
 
 
-class VolumeInfo:
-    __slots__ = ("raw",)
-
-    def __init__(self, raw: dict):
-        self.raw = raw
+class VolumeInfo(View):
+    __slots__ = ()
 
     @property
     def name(self) -> str:
         return str(self.raw.get("Name") or "")
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return self.raw.get("Labels") or {}
