@@ -127,11 +127,19 @@ def sandbox_smoke(c, backend="lxd"):
         raise Exit(code=code)
 
 
+@task
+def wheels(c):
+    """Build the wheelhouse a plain `vagrant up` installs from (no package index in the guest)."""
+    from sandbox.vagrant import write_wheelhouse
+
+    print(f"wheelhouse: {_guard(lambda: write_wheelhouse(sys.stdout))}")
+
+
 @task(help={"backend": "lxd or vagrant"})
 def down(c, backend="lxd"):
     """Remove the sandbox (the cached base image stays)."""
     _guard(lambda: _backend(backend).down())
 
 
-sandbox = Collection("sandbox", up, provision, status, shell, sandbox_smoke, down)
+sandbox = Collection("sandbox", up, provision, status, shell, sandbox_smoke, wheels, down)
 ns = Collection(test, lint, bench, package, smoke, install, uninstall, sandbox)

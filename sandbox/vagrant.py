@@ -139,15 +139,11 @@ class VagrantBackend:
 
     def provision(self) -> None:
         """Render provisioning and wheels into .vagrant/onedock (the guest sees /vagrant)."""
-        from sandbox.lxd import _wheelhouse, provision_script
+        from sandbox.lxd import provision_script
 
         if self.one_packages:
             raise OneDockError("--one-packages is only supported by the LXD backend for now")
-        staging = ROOT / ".vagrant" / "onedock"
-        wheels = staging / "wheels"
-        wheels.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=io.BytesIO(_wheelhouse(self.out))) as tar:
-            tar.extractall(wheels, filter="data")
+        staging = write_wheelhouse(self.out).parent
         script = provision_script(archives=False, src="/vagrant",
                                   wheels="/vagrant/.vagrant/onedock/wheels",
                                   hostname="onedock-frontend", one_packages=False)
@@ -186,3 +182,15 @@ class VagrantBackend:
     def down(self) -> None:
         self.vagrant.destroy(MACHINE)
         self.out.write(f"==> {MACHINE}: destroyed (base image {IMAGE_REPO} kept)\n")
+
+
+def write_wheelhouse(out) -> Path:
+    """Wheels of onedock and its dependencies into .vagrant/onedock/wheels, where a plain
+    `vagrant up` (sandbox/vagrant-bootstrap.sh) finds them as /vagrant/.vagrant/onedock/wheels."""
+    from sandbox.lxd import _wheelhouse
+
+    wheels = ROOT / ".vagrant" / "onedock" / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(_wheelhouse(out))) as tar:
+        tar.extractall(wheels, filter="data")
+    return wheels
