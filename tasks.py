@@ -76,23 +76,24 @@ def uninstall(c, role="frontend", dry_run=False):
     _run(c, "-m", "onedock", "uninstall", role, *(["--dry-run"] if dry_run else []))
 
 
-def _backend(name: str, one_packages: str = "", provider: str = "docker"):
+def _backend(name: str, one_packages: str = "", provider: str = "docker", one_version: str = ""):
     from sandbox.backend import make
 
-    return make(name, one_packages, provider)
+    return make(name, one_packages, provider, one_version)
 
 
 @task(help={"backend": "lxd or vagrant", "one_packages": "directory of OpenNebula .deb packages",
+            "one_version": "OpenNebula release from its package repository (LXD; '' for none)",
             "provider": "vagrant provider: docker (default), libvirt, virtualbox"})
-def up(c, backend="lxd", one_packages="", provider="docker"):
+def up(c, backend="lxd", one_packages="", provider="docker", one_version="7.4"):
     """Bring the sandbox up (idempotent: a second run only fixes what is missing)."""
-    _guard(lambda: _backend(backend, one_packages, provider).up())
+    _guard(lambda: _backend(backend, one_packages, provider, one_version).up())
 
 
 @task(help={"backend": "lxd or vagrant"})
-def provision(c, backend="lxd", one_packages=""):
+def provision(c, backend="lxd", one_packages="", one_version="7.4"):
     """Run the provisioning again (after a failure, or to ship a changed checkout)."""
-    _guard(lambda: _backend(backend, one_packages).provision())
+    _guard(lambda: _backend(backend, one_packages, one_version=one_version).provision())
 
 
 @task(help={"backend": "lxd or vagrant"})

@@ -59,14 +59,15 @@ class Steps:
         return took
 
 
-def make(name: str, one_packages: str = "", provider: str = "docker") -> Backend:
+def make(name: str, one_packages: str = "", provider: str = "docker",
+         one_version: str = "") -> Backend:
     """The sandbox backend called `name`: lxd (pylxd) or vagrant (python-vagrant)."""
     from onedock.errors import OneDockError
 
     if name == "lxd":
         from sandbox.lxd import LxdBackend
 
-        return LxdBackend(one_packages=one_packages)
+        return LxdBackend(one_packages=one_packages, one_version=one_version)
     if name == "vagrant":
         from sandbox.vagrant import VagrantBackend
 

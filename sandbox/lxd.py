@@ -55,9 +55,15 @@ class LxdBackend:
     name = "lxd"
     src = GUEST_SRC  # where the guest has the checkout
 
-    def __init__(self, name: str = NAME, one_packages: str = "", out=sys.stdout):
+    def __init__(self, name: str = NAME, one_packages: str = "", out=sys.stdout,
+                 one_version: str = ""):
+        from sandbox import one_release
+
+        if one_version and not one_packages:
+            one_release.repository_line(one_version, "debian12")  # refused before anything
         self.container_name = name
         self.one_packages = one_packages
+        self.one_version = one_version
         self.out = out
         self.client = _client()
 
@@ -128,7 +134,8 @@ class LxdBackend:
         if has_one:
             box.files.put("/root/one-packages.tar", _dir_tar(Path(self.one_packages)))
         script = provision_script(archives=True, src=GUEST_SRC, wheels="/root/wheels",
-                                  hostname=self.container_name, one_packages=has_one)
+                                  hostname=self.container_name, one_packages=has_one,
+                                  one_version="" if has_one else self.one_version)
         box.files.put("/root/provision.sh", script.encode())
         result = self.exec(["bash", "/root/provision.sh"], check=False)
         self.out.write(result.stdout)
@@ -174,14 +181,22 @@ class LxdBackend:
 
 
 def provision_script(*, archives: bool, src: str, wheels: str, hostname: str,
-                     one_packages: bool) -> str:
-    """The guest's provisioning, rendered from provision/ with production's registry files."""
+                     one_packages: bool, one_version: str = "", distro: str = "debian12") -> str:
+    """The guest's provisioning, rendered from provision/ with production's registry files.
+
+    one_version: OpenNebula from its package repository (refused here, before anything is
+    installed, when it publishes no packages for that release and distribution)."""
     import provision as templates
+    from sandbox import one_release
 
     storage = "/var/lib/onedock-registry"
+    repository = one_release.repository_line(one_version, distro) if one_version else ""
     return templates.render(
         "sandbox-provision.sh.j2", archives=archives, src=src, wheels=wheels, venv=GUEST_VENV,
-        hostname=hostname, one_packages=one_packages,
+        hostname=hostname, one_packages=one_packages, one_version=one_version,
+        one_repository=repository, one_key_url=one_release.KEY_URL,
+        one_keyring=one_release.KEYRING,
+        one_frontend_packages=" ".join(one_release.FRONTEND_PACKAGES),
         registry_config=templates.render("registry.yml.j2", storage=storage,
                                          listen="127.0.0.1:5000", tls_cert="", tls_key="",
                                          htpasswd=""),
