@@ -132,7 +132,7 @@ class RegistryLab:
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     """The docker CLI, list argv, no shell; with check, raises with docker's message."""
     proc = subprocess.run(["docker", *args], capture_output=True, text=True)
-    if check and proc.rc != 0:
+    if check and proc.returncode != 0:
         raise RuntimeError(f"docker {' '.join(args)}: {proc.stderr.strip()[-400:]}")
     return proc
 

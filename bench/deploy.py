@@ -269,11 +269,11 @@ class Lab(RegistryLab):
              f"/var/lib/one//datastores/0/{vmid}/deployment.0", HOST, str(vmid), HOST],
             input=xml.encode() + b"\n", capture_output=True, env=self.env, cwd="/")
         purge(self.client, vmid)
-        if proc.rc != 0:
-            raise RuntimeError(f"importtime deploy: {proc.stderr[-400:]}")
+        if proc.returncode != 0:
+            raise RuntimeError(f"importtime deploy: {proc.stderr.decode()[-400:]}")
         rows: list[dict] = []
         waiting: dict[int, list[dict]] = {}  # rows whose importer comes later (post-order)
-        for line in proc.stderr.splitlines():
+        for line in proc.stderr.decode().splitlines():
             if not line.startswith("import time:") or "[us]" in line:
                 continue
             own, cumulative, name = line[len("import time:"):].split("|", 2)
