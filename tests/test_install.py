@@ -77,7 +77,7 @@ def test_every_template_renders():
                   bridge_address="10.214.0.1/24", src="/root/src", venv="/opt/onedock",
                   registry_unit="[Unit]\n", registry_config="version: 0.1\n",
                   onedock_conf="registry = 'x'\n",
-                  one_packages=False, archives=True, wheels="/root/wheels")
+                  one_packages=False, one_repository="", archives=True, wheels="/root/wheels")
     rendered = {name: provision.render(name, **values) for name in provision.names()}
     assert len(rendered) >= 13
     for name, text in rendered.items():
