@@ -40,6 +40,13 @@ class RateLimited(OneDockError):
     """The peer asks to come back later (HTTP 429): Docker Hub's anonymous pull limit."""
 
 
+def unreachable(peer: str, address: str, exc: BaseException, hint: str) -> Unreachable:
+    """A peer that did not answer at all: one wording for every client."""
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    where = f" ({address})" if address else ""
+    return Unreachable(f"{peer} unreachable{where}: {reason}", hint=hint)
+
+
 def for_status(status: int, text: str, *, hint: str | None = None) -> OneDockError:
     """The one place an HTTP answer (engine or registry) becomes an exception class."""
     if "NanoCPUs" in text and "CFS" in text:  # the engine's create and update alike

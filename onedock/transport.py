@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import IO
 from urllib.parse import urlsplit
 
-from onedock.errors import OneDockError, Unreachable
+from onedock.errors import OneDockError, unreachable
 
 BLOCK = 1 << 20  # body chunk http.client sends; its 8 KiB default caps blob copies
 _SSH_TARGET = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
@@ -115,7 +115,7 @@ class Peer:
     def __init__(self, name: str, connect: Callable[[], http.client.HTTPConnection], hint: str,
                  address: str = ""):
         self.name = name
-        self._where = f" ({address})" if address else ""
+        self._address = address
         self._connect = connect
         self._hint = hint
         self._local = threading.local()
@@ -140,6 +140,4 @@ class Peer:
             return conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise Unreachable(f"{self.name} unreachable{self._where}: {reason}",
-                              hint=self._hint) from exc
+            raise unreachable(self.name, self._address, exc, self._hint) from exc

@@ -15,12 +15,17 @@ from collections.abc import Iterator
 from typing import IO
 from urllib.parse import quote, urlencode
 
-from onedock.engine.views import ContainerInfo, ExecInfo, ImageInfo, VolumeInfo
+from onedock.engine.views import (
+    ENGINE_HINT,
+    ContainerInfo,
+    ExecInfo,
+    ImageInfo,
+    VolumeInfo,
+    error_message,
+)
 from onedock.errors import Conflict, NotFound, OneDockError, for_status
 from onedock.names import LABEL_CONTEXT_ENV
 from onedock.transport import Peer, engine_connection
-
-ENGINE_HINT = "is dockerd running there, and may this user reach its socket?"
 
 
 def registry_auth(username: str, password: str, server: str) -> str:
@@ -65,13 +70,8 @@ class Engine:
             if not stream:
                 resp.body = resp.read()  # type: ignore[attr-defined]
             return resp
-        payload = resp.read()
-        try:
-            message = json.loads(payload).get("message", "")
-        except (ValueError, AttributeError):
-            message = payload[:300].decode("utf-8", "replace")
-        raise for_status(resp.status,
-                         f"Docker engine of {self.name}: {message.strip() or resp.reason}")
+        message = error_message(resp.read()) or resp.reason
+        raise for_status(resp.status, f"Docker engine of {self.name}: {message}")
 
     def json(self, method: str, path: str, **kw):
         body = self.request(method, path, **kw).body  # type: ignore[attr-defined]

@@ -7,8 +7,19 @@ and the list call (State is a word, labels at the top). Callers ask a view for `
 
 from __future__ import annotations
 
+import json
+
 # Docker's State.Running is true for these too: the process exists
 ALIVE = frozenset({"running", "paused", "restarting"})
+ENGINE_HINT = "is dockerd running there, and may this user reach its socket?"
+
+
+def error_message(payload: bytes) -> str:
+    """What an engine's error answer says: its `message`, else the start of the body."""
+    try:
+        return str(json.loads(payload).get("message", "")).strip()
+    except (ValueError, AttributeError):
+        return payload[:300].decode("utf-8", "replace").strip()
 
 
 class View:

@@ -14,8 +14,8 @@ import socket
 import time
 from urllib.parse import quote, urlsplit
 
-from onedock.engine.views import ContainerInfo
-from onedock.errors import Unreachable, for_status
+from onedock.engine.views import ENGINE_HINT, ContainerInfo, error_message
+from onedock.errors import for_status, unreachable
 
 MAX_BODY = 64 << 20  # a listing bigger than this is not something a probe should parse
 
@@ -36,17 +36,10 @@ class LocalEngine:
         try:
             status, body = self._exchange(path, budget)
         except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise Unreachable(
-                f"Docker engine of {self.name} unreachable ({self.url}): {reason}",
-                hint="is dockerd running there, and may this user reach its socket?",
-            ) from exc
+            raise unreachable(f"Docker engine of {self.name}", self.url, exc, ENGINE_HINT) from exc
         if status != 200:
-            try:
-                message = json.loads(body).get("message", "")
-            except (ValueError, AttributeError):
-                message = body[:300].decode("utf-8", "replace")
-            raise for_status(status, f"Docker engine of {self.name}: {message.strip() or status}")
+            message = error_message(body) or status
+            raise for_status(status, f"Docker engine of {self.name}: {message}")
         return json.loads(body)
 
     def containers(self, labels: list[str]) -> list[ContainerInfo]:
