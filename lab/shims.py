@@ -78,9 +78,6 @@ class Shims:
                        check=True, capture_output=True, cwd=Path(__file__).resolve().parent.parent)
         return cls(dest, conf)
 
-    def with_conf(self, conf: Path) -> Shims:
-        return Shims(self.remotes, conf, self.env)
-
     # -- where each shim is -------------------------------------------------------------------
 
     def script(self, family: str, action: str) -> Path:

@@ -57,17 +57,23 @@ def build_rootfs(progress) -> Path:
             raise OneDockError(f"debootstrap failed: {last}",
                                hint=f"is {MIRROR} reachable? re-run `invoke sandbox.up`")
         (root / "etc" / "hostname").write_text("onedock-sandbox\n")
-        partial = target.with_suffix(".partial")
-        with tarfile.open(partial, "w:gz", compresslevel=1) as tar:
-            meta = metadata()
-            info = tarfile.TarInfo("metadata.yaml")
-            info.size = len(meta)
-            tar.addfile(info, io.BytesIO(meta))
-            tar.add(str(root), arcname="rootfs")  # one unified image tarball
-        partial.rename(target)
-        return target
+        return pack(root, target)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def pack(root: Path, target: Path) -> Path:
+    """An LXD unified image tarball (metadata.yaml and rootfs/) of `root`, renamed into place
+    only once complete."""
+    partial = target.with_suffix(".partial")
+    with tarfile.open(partial, "w:gz", compresslevel=1) as tar:
+        meta = metadata()
+        info = tarfile.TarInfo("metadata.yaml")
+        info.size = len(meta)
+        tar.addfile(info, io.BytesIO(meta))
+        tar.add(str(root), arcname="rootfs")
+    partial.rename(target)
+    return target
 
 
 def metadata() -> bytes:

@@ -12,11 +12,9 @@ failed on a fresh machine before.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
@@ -59,16 +57,9 @@ def _image() -> str:
         shutil.rmtree(root, ignore_errors=True)
         _ok(_run(["debootstrap", "--variant=minbase", "--include=systemd-sysv", SUITE,
                   str(root), _mirror()], 900))
-        from sandbox.image import metadata
+        from sandbox.image import pack
 
-        partial = tarball.with_suffix(".partial")
-        with tarfile.open(partial, "w:gz", compresslevel=1) as tar:
-            meta = metadata()
-            info = tarfile.TarInfo("metadata.yaml")
-            info.size = len(meta)
-            tar.addfile(info, io.BytesIO(meta))
-            tar.add(str(root), arcname="rootfs")
-        partial.rename(tarball)
+        pack(root, tarball)
         shutil.rmtree(root, ignore_errors=True)
     _ok(_run(["lxc", "image", "import", str(tarball), "--alias", ALIAS], 600))
     return ALIAS
