@@ -40,6 +40,10 @@ class RateLimited(OneDockError):
     """The peer asks to come back later (HTTP 429): Docker Hub's anonymous pull limit."""
 
 
+class WireError(OSError):
+    """A peer's answer that is not HTTP, or ends too soon: reported as the peer not answering."""
+
+
 def unreachable(peer: str, address: str, exc: BaseException, hint: str) -> Unreachable:
     """A peer that did not answer at all: one wording for every client."""
     reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

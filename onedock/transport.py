@@ -1,43 +1,42 @@
-"""HTTP connections to registries and Docker engines, on the standard library's http.client.
+"""Connections to registries and Docker engines, and the ssh argv that reaches a host.
 
-Every driver action is a fresh process, so what an action imports is paid on every VM
-operation; http.client costs a fraction of requests/urllib3 (see bench/startup.py) and is all a
-short-lived process with one or two peers needs. Engines are reached over a unix socket,
-over TCP, or over `ssh HOST docker system dial-stdio` (no remote shell command is built).
+Engines are reached over a unix socket, over TCP, or over `ssh HOST docker system dial-stdio`
+(no remote shell command is built); registries over TCP, with TLS unless declared insecure.
+All speak HTTP/1.1 through onedock.http1.
 """
 
 from __future__ import annotations
 
-import http.client
 import re
 import shlex
 import socket
-import subprocess
 import threading
 from collections.abc import Callable
 from typing import IO
 from urllib.parse import urlsplit
 
 from onedock.errors import OneDockError, unreachable
+from onedock.http1 import Connection, Response
 
-BLOCK = 1 << 20  # body chunk http.client sends; its 8 KiB default caps blob copies
 _SSH_TARGET = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 
 
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+def _unix(path: str, timeout: float) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
+
+def _tcp(netloc: str, default_port: int, timeout: float) -> socket.socket:
+    parts = urlsplit(f"//{netloc}")
+    sock = socket.create_connection((parts.hostname or "", parts.port or default_port), timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def ssh_argv(url: str, host: str, command: list[str]) -> list[str]:
@@ -56,15 +55,18 @@ def ssh_argv(url: str, host: str, command: list[str]) -> list[str]:
     return [*argv, "--", target, shlex.join(command)]
 
 
-class SshConnection(http.client.HTTPConnection):
+class SshConnection(Connection):
     """HTTP over `docker system dial-stdio` on the far side of ssh, as `docker -H ssh://` does."""
 
     def __init__(self, url: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
+        super().__init__(self._spawn)
         self._argv = ssh_argv(url, "", ["docker", "system", "dial-stdio"])
-        self._proc: subprocess.Popen | None = None
+        self._timeout = timeout
+        self._proc = None
 
-    def connect(self) -> None:
+    def _spawn(self) -> socket.socket:
+        import subprocess  # only ssh engines pay for it
+
         ours, theirs = socket.socketpair()
         try:
             self._proc = subprocess.Popen(
@@ -75,8 +77,8 @@ class SshConnection(http.client.HTTPConnection):
             raise OneDockError(f"cannot run ssh: {exc.strerror}") from exc
         finally:
             theirs.close()
-        ours.settimeout(self.timeout)
-        self.sock = ours
+        ours.settimeout(self._timeout)
+        return ours
 
     def close(self) -> None:
         super().close()
@@ -86,33 +88,32 @@ class SshConnection(http.client.HTTPConnection):
             self._proc = None
 
 
-def engine_connection(url: str, timeout: float) -> http.client.HTTPConnection:
+def engine_connection(url: str, timeout: float) -> Connection:
     parts = urlsplit(url)
     if parts.scheme == "unix":
-        return UnixConnection(parts.path, timeout)
+        return Connection(lambda: _unix(parts.path, timeout))
     if parts.scheme == "tcp":
-        return http.client.HTTPConnection(parts.hostname or "", parts.port or 2375, timeout=timeout)
+        return Connection(lambda: _tcp(parts.netloc, 2375, timeout))
     if parts.scheme == "ssh":
         return SshConnection(url, timeout)
     raise OneDockError(f"unsupported Docker engine URL '{url}'", hint="use unix://, tcp:// or ssh://")
 
 
-def registry_connection(
-    host: str, *, secure: bool, ca: str, timeout: float
-) -> http.client.HTTPConnection:
+def registry_connection(host: str, *, secure: bool, ca: str, timeout: float) -> Connection:
     if not secure:
-        return http.client.HTTPConnection(host, timeout=timeout, blocksize=BLOCK)
+        return Connection(lambda: _tcp(host, 80, timeout))
     import ssl  # only TLS registries pay for it
 
     context = ssl.create_default_context(cafile=ca or None)
-    return http.client.HTTPSConnection(host, timeout=timeout, context=context, blocksize=BLOCK)
+    name = urlsplit(f"//{host}").hostname or host
+    return Connection(lambda: context.wrap_socket(_tcp(host, 443, timeout), server_hostname=name))
 
 
 class Peer:
     """What the engine and registry clients share: a keep-alive connection per thread (blob
     copies run in parallel) and one failure when the peer does not answer at all."""
 
-    def __init__(self, name: str, connect: Callable[[], http.client.HTTPConnection], hint: str,
+    def __init__(self, name: str, connect: Callable[[], Connection], hint: str,
                  address: str = ""):
         self.name = name
         self._address = address
@@ -120,7 +121,7 @@ class Peer:
         self._hint = hint
         self._local = threading.local()
 
-    def connection(self) -> http.client.HTTPConnection:
+    def connection(self) -> Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
@@ -133,11 +134,11 @@ class Peer:
             self._local.conn = None
 
     def send(self, method: str, path: str, headers: dict,
-             body: bytes | IO[bytes] | None) -> http.client.HTTPResponse:
+             body: bytes | IO[bytes] | None) -> Response:
         conn = self.connection()
         try:
             conn.request(method, path, body=body, headers=headers)
             return conn.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
+        except OSError as exc:
             self.close()
             raise unreachable(self.name, self._address, exc, self._hint) from exc

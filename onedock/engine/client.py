@@ -2,15 +2,15 @@
 
 Driver actions are short processes, and importing the docker SDK costs more than the API calls a
 warm TM clone makes (bench/startup.py measures both), so actions use this thin layer over
-http.client; the SDK stays the reference client of the tests and benchmarks.
+onedock.http1; the SDK stays the reference client of the tests and benchmarks.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
 import json
+import socket
 from collections.abc import Iterator
 from typing import IO
 from urllib.parse import quote, urlencode
@@ -24,6 +24,7 @@ from onedock.engine.views import (
     error_message,
 )
 from onedock.errors import Conflict, NotFound, OneDockError, for_status
+from onedock.http1 import Response
 from onedock.names import LABEL_CONTEXT_ENV
 from onedock.transport import Peer, engine_connection
 
@@ -57,7 +58,7 @@ class Engine:
         ok: tuple[int, ...] = (200, 201, 204),
         stream: bool = False,
         json_body=None,
-    ) -> http.client.HTTPResponse:
+    ) -> Response:
         if query:
             path = f"{path}?{urlencode(query)}"
         sent = {"Host": "docker", "User-Agent": "onedock"}
@@ -68,16 +69,16 @@ class Engine:
         resp = self.peer.send(method, path, sent, body)
         if resp.status in ok:
             if not stream:
-                resp.body = resp.read()  # type: ignore[attr-defined]
+                resp.body = resp.read()
             return resp
         message = error_message(resp.read()) or resp.reason
         raise for_status(resp.status, f"Docker engine of {self.name}: {message}")
 
     def json(self, method: str, path: str, **kw):
-        body = self.request(method, path, **kw).body  # type: ignore[attr-defined]
+        body = self.request(method, path, **kw).body
         return json.loads(body) if body else None
 
-    def _stream_json(self, resp: http.client.HTTPResponse) -> Iterator[dict]:
+    def _stream_json(self, resp: Response) -> Iterator[dict]:
         """Docker's progress streams: one JSON object per line; an 'error' key is a failure."""
         for line in resp:
             line = line.strip()
@@ -149,7 +150,7 @@ class Engine:
         query = [("container", container), ("repo", repo), ("tag", tag), ("pause", "true")]
         query += [("changes", f"ENV {name}=") for name in names]
         resp = self.request("POST", f"/commit?{urlencode(query)}", json_body={})
-        return json.loads(resp.body)["Id"]  # type: ignore[attr-defined]
+        return json.loads(resp.body)["Id"]
 
     # -- containers -----------------------------------------------------------------------
 
@@ -228,20 +229,17 @@ class Engine:
         if sock is None:
             raise OneDockError(f"Docker engine of {self.name}: exec stream closed at once")
         sock.settimeout(None)
-        import socket
-
         if stdin:
             sock.sendall(stdin)
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_WR)
         out: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
-        reader = resp.fp
         while True:
-            head = _read_exactly(reader, 8)
+            head = _read_exactly(resp, 8)
             if len(head) < 8:
                 break
             size = int.from_bytes(head[4:8], "big")
-            data = _read_exactly(reader, size)
+            data = _read_exactly(resp, size)
             kept = out.get(head[0])
             if kept is not None and len(kept) < limit:
                 kept += data[:limit - len(kept)]
@@ -250,7 +248,7 @@ class Engine:
         self.close()
         return bytes(out[1]), bytes(out[2])
 
-    def get_archive(self, container: str, path: str) -> http.client.HTTPResponse:
+    def get_archive(self, container: str, path: str) -> Response:
         return self.request(
             "GET", f"/containers/{_q(container)}/archive", query={"path": path}, stream=True
         )
@@ -292,7 +290,7 @@ class Engine:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _drain(self, resp: http.client.HTTPResponse, what: str) -> None:
+    def _drain(self, resp: Response, what: str) -> None:
         """Read a pull/push/import stream to its end; Docker's per-layer progress summed."""
         from onedock.progress import Progress
 
@@ -308,7 +306,7 @@ class Engine:
             progress.close()
 
 
-def _read_exactly(reader, size: int) -> bytes:
+def _read_exactly(reader: Response, size: int) -> bytes:
     chunks, left = [], size
     while left:
         chunk = reader.read(left)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import http.client
 import json
 from dataclasses import dataclass
 from typing import IO
 from urllib.parse import urlencode, urlsplit
 
 from onedock.errors import NotFound, OneDockError, for_status
+from onedock.http1 import Response
 from onedock.transport import Peer, registry_connection
 
 REGISTRY_HINT = "is the registry running, and are the host, port and TLS settings right?"
@@ -88,7 +88,7 @@ class Registry:
         body: bytes | IO[bytes] | None = None,
         ok: tuple[int, ...] = (200,),
         stream: bool = False,
-    ) -> http.client.HTTPResponse:
+    ) -> Response:
         """Send one API request; answer an auth challenge once; raise on unexpected status."""
         base = {"Host": self.api_host, "User-Agent": "onedock"}
         base.update(headers or {})
@@ -106,7 +106,7 @@ class Registry:
             break
         if resp.status in ok:
             if not stream:
-                resp.body = resp.read()  # type: ignore[attr-defined]
+                resp.body = resp.read()
             return resp
         payload = resp.read()
         said = "not found" if resp.status == 404 else f"answered {resp.status}"
@@ -125,7 +125,7 @@ class Registry:
         resp = self.request(
             "GET", f"/v2/{repo}/manifests/{ref}", scope=_pull(repo), headers={"Accept": ACCEPT}
         )
-        body = resp.body  # type: ignore[attr-defined]
+        body = resp.body
         media = (resp.getheader("Content-Type") or "").split(";")[0].strip()
         if media not in MANIFESTS + INDEXES:
             media = json.loads(body).get("mediaType", media)
@@ -160,7 +160,7 @@ class Registry:
             resp = self.request("GET", f"/v2/{repo}/tags/list", scope=_pull(repo))
         except NotFound:
             return []
-        return json.loads(resp.body).get("tags") or []  # type: ignore[attr-defined]
+        return json.loads(resp.body).get("tags") or []
 
     def forget(self, repo: str, tag: str) -> None:
         """Delete the manifest a tag points to (and with it every tag of that manifest)."""
@@ -184,7 +184,7 @@ class Registry:
             return False
         return True
 
-    def open_blob(self, repo: str, digest: str) -> http.client.HTTPResponse:
+    def open_blob(self, repo: str, digest: str) -> Response:
         """A streaming response for the blob, following the redirects registries use for storage."""
         resp = self.request(
             "GET", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo), ok=(200, 307, 302),

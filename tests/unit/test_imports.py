@@ -10,6 +10,9 @@ import sys
 
 import pytest
 
+# http.client imports the email package; ssl is for TLS registries only (onedock.http1)
+STDLIB_HTTP = {"http.client", "email", "ssl"}
+
 # entry point -> modules it must not load
 BUDGET = {
     # the root helper runs under sudo: nothing but its own code and the error type
@@ -24,12 +27,12 @@ BUDGET = {
     "onedock.host.execution": {"http.client", "ssl", "onedock.config", "onedock.registry"},
     # VMM actions on a host: no registry client, no staging, no templates, no docker SDK
     "onedock.drivers.vmm": {"onedock.registry.client", "onedock.host.staging", "jinja2",
-                            "tqdm", "docker", "onedock.install"},
+                            "tqdm", "docker", "onedock.install", *STDLIB_HTTP},
     # TM and DS actions on the front-end: no root helper, no templates, no docker SDK
     "onedock.drivers.tm": {"onedock.helper", "jinja2", "docker", "onedock.install",
-                           "onedock.host.vm_container"},
+                           "onedock.host.vm_container", *STDLIB_HTTP},
     "onedock.drivers.datastore": {"onedock.helper", "onedock.host", "jinja2", "docker",
-                                  "onedock.install"},
+                                  "onedock.install", *STDLIB_HTTP},
     # what a launcher execs first: argparse and the drivers only when an action needs them
     "onedock.shim": {"argparse", "onedock.config", "onedock.drivers", "http.client"},
 }
