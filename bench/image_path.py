@@ -11,6 +11,10 @@ test image offline (lab/) and pushes it to the hub, then measures:
   TM clone on a warm host: one cold clone (the engine pulls from the private registry), then
     --warm clones of the same SOURCE for new vmids, against `python -c pass` measured in the same
     run. Target: warm clone minus process start < 100 ms.
+  TM clone to a host reached over ssh (a private sshd on loopback, lab/sshd.py; the engine
+    behind it is this one): --warm warm clones with ssh connection sharing (after one that
+    opens the shared connection) and without, against a plain `ssh host true` in the same run.
+    Target: a warm shared clone, end to end, at most 200 ms.
 
 Everything created is removed at the end: registries, temp dirs, and the images and
 `one-<vmid>:disk.0` tags this run made in the engine. Usage:
@@ -25,8 +29,10 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 from bench.common import (
     FRONTEND,
@@ -42,8 +48,12 @@ from bench.common import (
     verdict,
 )
 from lab import images as lab_images
+from lab.shims import Shims
+from lab.sshd import SshHost
 
 WARM_TARGET_MS = 100.0
+SSH_TARGET_MS = 200.0
+SSH_NODE = "node-ssh"
 MULTI = "onedock-test/multi"
 ACCEPT = ("application/vnd.docker.distribution.manifest.v2+json, "
           "application/vnd.oci.image.manifest.v1+json")
@@ -159,6 +169,53 @@ class Lab(RegistryLab):
         return took
 
 
+def ssh_clones(lab: Lab, source_id: int, first_vmid: int, runs: int) -> dict:
+    """Warm clones to SSH_NODE with and without shared connections, and `ssh host true`."""
+    root = Path(tempfile.mkdtemp(prefix="od-ssh-", dir="/tmp"))  # short: ssh's socket names
+    host = SshHost(root).start()
+    try:
+        shims = {}
+        for name, persist in (("shared", 60), ("unshared", 0)):
+            conf = root / f"{name}.conf"
+            conf.write_text(
+                f'registry = "{lab.private.host}"\nregistry_insecure = true\n'
+                f'frontend = "{FRONTEND}"\nstate_dir = "{root / name}"\n'
+                f'ssh_config = "{host.config}"\nssh_persist = {persist}\n'
+                f'[hosts]\n{SSH_NODE} = "ssh://{host.name}"\n')
+            shims[name] = Shims(lab.remotes, conf)
+        vmids = iter(range(first_vmid, first_vmid + 2 * runs + 1))
+
+        def clone(kind: str) -> float:
+            vmid = next(vmids)
+            lab.vmids.append(vmid)
+            done = shims[kind].tm("clone", f"{FRONTEND}:onedock/image-{source_id}",
+                                  f"{SSH_NODE}:/var/lib/one//datastores/0/{vmid}/disk.0",
+                                  str(vmid), "1")
+            if not done.ok:
+                raise RuntimeError(f"tm clone over ssh ({kind}): {done.error_line}")
+            return done.seconds
+
+        clone("shared")  # opens the shared connection: later clones are the warm ones
+        plain, shared, unshared = [], [], []
+        logins = host.logins()
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(host.ssh("true"), check=True, capture_output=True, timeout=30)
+            plain.append(time.perf_counter() - t0)
+            unshared.append(clone("unshared"))
+            shared.append(clone("shared"))
+        new_logins = host.logins() - logins  # plain and unshared connect; shared must not
+    finally:
+        host.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    shared_ms = median(shared) * 1e3
+    return {"runs": runs, "ssh_true_median_ms": median(plain) * 1e3,
+            "unshared_median_ms": median(unshared) * 1e3, "shared_median_ms": shared_ms,
+            "shared_p90_ms": p90(shared) * 1e3, "logins_during_runs": new_logins,
+            "logins_expected": 2 * runs, "target_ms": SSH_TARGET_MS,
+            "target_met": shared_ms <= SSH_TARGET_MS}
+
+
 def run(args: argparse.Namespace) -> dict:
     import docker as sdk  # only to build the test image (lab.images); timed paths use CLI
 
@@ -196,6 +253,7 @@ def run(args: argparse.Namespace) -> dict:
             base.append(python_pass())
             refused.append(lab.tm_clone_refused(first_vmid + index))
             warm.append(lab.tm_clone(source_id, first_vmid + index))
+        over_ssh = ssh_clones(lab, source_id, first_vmid + args.warm + 1, args.warm)
         missing = [v for v in lab.vmids if subprocess.run(
             ["docker", "image", "inspect", f"one-{v}:disk.0"], capture_output=True).returncode]
         if missing:
@@ -232,6 +290,7 @@ def run(args: argparse.Namespace) -> dict:
             "target_met": warm_ms - base_ms < WARM_TARGET_MS,
             "warm_runs_ms": [w * 1e3 for w in warm],
         },
+        "tm_clone_ssh": over_ssh,
     }
 
 
@@ -280,6 +339,17 @@ def report(res: dict) -> None:
                   f"{tm['refused_clone_median_ms']:.1f} ms)")
     pair.row("  of which registry HEAD + inspect + tag", f"{tm['registry_and_engine_ms']:.1f}",
              tail=" ms")
+
+    ssh = res["tm_clone_ssh"]
+    print(f"\nTM clone to {SSH_NODE}, reached over ssh (sshd on loopback), {ssh['runs']} warm runs")
+    pair.rule()
+    pair.row("ssh host true (a new connection)", f"{ssh['ssh_true_median_ms']:.1f}", tail=" ms")
+    pair.row("warm clone, each action connects", f"{ssh['unshared_median_ms']:.1f}", tail=" ms")
+    pair.row("warm clone, shared connection", f"{ssh['shared_median_ms']:.1f}",
+             tail=f" ms   p90 {ssh['shared_p90_ms']:.1f} ms   target <= {ssh['target_ms']:.0f} "
+                  f"ms: {verdict(ssh['target_met'])}")
+    pair.row("sshd logins during the runs", str(ssh["logins_during_runs"]),
+             tail=f"   (the plain ssh and unshared clones: {ssh['logins_expected']})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,6 +119,7 @@ def summary(st: dict, ip: dict, dp: dict, mo: dict, mc: dict) -> str:
     ds, tm = ip["ds_copy"], ip["tm_clone"]
     last = mo["rows"][-1]
     startup = st["cases"][-1]["median_ms"]
+    worst = max(st["imports_above_bare_ms"].items(), key=lambda kv: kv[1])
 
     def met(ok: bool) -> str:
         return "met" if ok else "**missed**"
@@ -141,6 +142,15 @@ def summary(st: dict, ip: dict, dp: dict, mo: dict, mc: dict) -> str:
         f"| Warm TM `clone`, above process start | {tm['above_process_start_ms']:.0f} ms | "
         f"`python -c pass` {tm['python_pass_median_ms']:.0f} ms | — | "
         f"< {tm['target_ms']:.0f} ms: {met(tm['target_met'])} |",
+        f"| Warm TM `clone` to a host over ssh, shared connection | "
+        f"{ip['tm_clone_ssh']['shared_median_ms']:.0f} ms | `ssh host true` "
+        f"{ip['tm_clone_ssh']['ssh_true_median_ms']:.0f} ms | "
+        f"{ip['tm_clone_ssh']['shared_median_ms'] / ip['tm_clone_ssh']['ssh_true_median_ms']:.2f}"
+        f"× | ≤ {ip['tm_clone_ssh']['target_ms']:.0f} ms: "
+        f"{met(ip['tm_clone_ssh']['target_met'])} |",
+        f"| An entry point's imports (worst: {worst[0]}) | {worst[1]:.0f} ms above | "
+        f"`python -c pass` {st['cases'][0]['median_ms']:.0f} ms | — | "
+        f"≤ {st['import_budget_ms']:.0f} ms: {met(st['imports_met'])} |",
         f"| Cold start of an action that needs no Docker | {startup:.0f} ms | "
         f"`python -c pass` {st['cases'][0]['median_ms']:.0f} ms | "
         f"{st['cases'][-1]['ratio']:.1f}× | ≤ {st['target_ms']:.0f} ms: "

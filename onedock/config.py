@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 from onedock.errors import OneDockError
 
@@ -23,8 +25,7 @@ def _default_platform() -> str:
     return f"linux/{arch}"
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     registry: str = "127.0.0.1:5000"
     registry_insecure: bool = False
     registry_ca: str = ""
@@ -33,10 +34,10 @@ class Config:
     prefix: str = "onedock"
     registry_storage: str = "/var/lib/docker-registry"
     insecure_sources: tuple[str, ...] = ()
-    platform: str = field(default_factory=_default_platform)
+    platform: str = _default_platform()
     frontend: str = ""
     docker_url: str = "ssh://{host}"
-    hosts: dict[str, str] = field(default_factory=dict)
+    hosts: Mapping[str, str] = MappingProxyType({})
     timeout: float = 60.0
     copy_parallel: int = 4
     local_docker: str = "unix:///var/run/docker.sock"
@@ -46,6 +47,8 @@ class Config:
     allowed_capabilities: tuple[str, ...] = ()
     state_dir: str = "/var/tmp/onedock"
     probe_timeout: float = 5.0
+    ssh_persist: int = 60  # seconds a shared ssh connection to a host outlives its last use
+    ssh_config: str = ""  # an ssh_config(5) file for onedock's ssh (identity, port, known hosts)
 
     def engine_url(self, host: str) -> str:
         """Where the Docker engine of an OpenNebula host answers, as seen from this process."""
@@ -106,6 +109,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "allowed_capabilities": list,
     "state_dir": str,
     "probe_timeout": (int, float),
+    "ssh_persist": int,
+    "ssh_config": str,
 }
 
 
@@ -161,6 +166,11 @@ def _check(data: dict, origin: str) -> dict:
         out["allowed_capabilities"] = tuple(caps)
     if "local_docker" in out and not out["local_docker"].startswith(("unix://", "tcp://")):
         raise OneDockError(f"{origin}: local_docker must be a unix:// or tcp:// engine URL")
+    if "ssh_persist" in out and not 0 <= out["ssh_persist"] <= 3600:
+        raise OneDockError(f"{origin}: ssh_persist must be between 0 (no sharing) and 3600 "
+                           "seconds")
+    if out.get("ssh_config") and not os.path.isabs(out["ssh_config"]):
+        raise OneDockError(f"{origin}: ssh_config must be an absolute path")
     if "shutdown_timeout" in out and not 0 <= out["shutdown_timeout"] <= 3600:
         raise OneDockError(f"{origin}: shutdown_timeout must be between 0 and 3600 seconds")
     if "copy_parallel" in out and not 1 <= out["copy_parallel"] <= 32:

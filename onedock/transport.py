@@ -7,16 +7,21 @@ All speak HTTP/1.1 through onedock.http1.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import socket
+import stat
 import threading
 from collections.abc import Callable
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from onedock.errors import OneDockError, unreachable
 from onedock.http1 import Connection, Response
+
+if TYPE_CHECKING:
+    from onedock.config import Config
 
 _SSH_TARGET = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 
@@ -39,12 +44,45 @@ def _tcp(netloc: str, default_port: int, timeout: float) -> socket.socket:
     return sock
 
 
-def ssh_argv(url: str, host: str, command: list[str]) -> list[str]:
+def ssh_options(cfg: Config) -> tuple[str, ...]:
+    """What every ssh of this process adds: onedock's ssh_config file, and connection sharing.
+
+    A TM action on the front-end reaches a host's engine over ssh, and the handshake is most of
+    a warm clone (bench/image_path.py). With ssh_persist, the first ssh to a host leaves a
+    master connection that later actions reuse until it has been idle that many seconds, as
+    OpenNebula's own ssh configuration does for its drivers. The masters' sockets live in a
+    directory of this user's under state_dir; when that cannot be had, each ssh connects anew.
+    """
+    options: tuple[str, ...] = ("-F", cfg.ssh_config) if cfg.ssh_config else ()
+    control = _control_dir(cfg.state_dir) if cfg.ssh_persist else None
+    if control is None:
+        return options
+    return (*options, "-o", "ControlMaster=auto", "-o", f"ControlPath={control}/%C",
+            "-o", f"ControlPersist={cfg.ssh_persist}")
+
+
+def _control_dir(state_dir: str) -> str | None:
+    """state_dir/ssh-UID, made 0700 and checked to be this user's own (an ssh master's
+    socket there lets anyone who can reach it run commands as this user on the host)."""
+    path = os.path.join(state_dir, f"ssh-{os.getuid()}")
+    if len(path) + 58 > 107:  # "/%C" and ssh's 17-character temporary suffix must fit sun_path
+        return None
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        found = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        return None
+    return path
+
+
+def ssh_argv(url: str, host: str, command: list[str], options: tuple[str, ...] = ()) -> list[str]:
     """`ssh` running `command` on a host, reached as its engine is: the user, host and port of
     an ssh:// engine URL, else the host's name. The remote command is one quoted string, so
     the far side's shell sees the words given and nothing else."""
     parts = urlsplit(url)
-    argv = ["ssh", "-o", "BatchMode=yes"]
+    argv = ["ssh", *options, "-o", "BatchMode=yes"]
     target = host
     if parts.scheme == "ssh":
         target = f"{parts.username}@{parts.hostname}" if parts.username else parts.hostname or ""
@@ -58,9 +96,9 @@ def ssh_argv(url: str, host: str, command: list[str]) -> list[str]:
 class SshConnection(Connection):
     """HTTP over `docker system dial-stdio` on the far side of ssh, as `docker -H ssh://` does."""
 
-    def __init__(self, url: str, timeout: float):
+    def __init__(self, url: str, timeout: float, options: tuple[str, ...] = ()):
         super().__init__(self._spawn)
-        self._argv = ssh_argv(url, "", ["docker", "system", "dial-stdio"])
+        self._argv = ssh_argv(url, "", ["docker", "system", "dial-stdio"], options)
         self._timeout = timeout
         self._proc = None
 
@@ -88,14 +126,14 @@ class SshConnection(Connection):
             self._proc = None
 
 
-def engine_connection(url: str, timeout: float) -> Connection:
+def engine_connection(url: str, timeout: float, ssh: tuple[str, ...] = ()) -> Connection:
     parts = urlsplit(url)
     if parts.scheme == "unix":
         return Connection(lambda: _unix(parts.path, timeout))
     if parts.scheme == "tcp":
         return Connection(lambda: _tcp(parts.netloc, 2375, timeout))
     if parts.scheme == "ssh":
-        return SshConnection(url, timeout)
+        return SshConnection(url, timeout, ssh)
     raise OneDockError(f"unsupported Docker engine URL '{url}'", hint="use unix://, tcp:// or ssh://")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 
 from onedock import names, registries
 from onedock.config import Config
@@ -39,7 +38,7 @@ def _image_source(action: DsAction, cfg: Config) -> str:
     return names.image_repo(cfg.prefix, image.id)
 
 
-def _archive_path(path: str, action: DsAction) -> Path:
+def _archive_path(path: str, action: DsAction) -> str:
     """A local docker-save archive, checked against the datastore's SAFE/RESTRICTED_DIRS."""
     real = os.path.realpath(path)
     ds = action.datastore
@@ -55,7 +54,7 @@ def _archive_path(path: str, action: DsAction) -> Path:
         )
     if not os.path.isfile(real):
         raise OneDockError(f"{path} is not a file")
-    return Path(real)
+    return real
 
 
 def docker_reference(path: str) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from onedock import names, registries
+from onedock import names, registries, tarball
 from onedock.config import Config
 from onedock.drivers.actions import Actions
 from onedock.errors import OneDockError
@@ -56,26 +56,20 @@ def context(cfg: Config, *argv: str) -> str:
     *files, dst, vmid, _ = argv
     dst, vmid = host_path(dst, "destination"), number(vmid, "vmid")
     disk_id = _disk(dst)
-    import io
-    import tarfile
-
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for index, spec in enumerate(files):
-            path, _, name = spec.partition(":") if index else (spec, "", "context.sh")
-            name = os.path.basename(name.strip("'") or path)
-            if not name or name in (".", ".."):
-                raise OneDockError(f"bad context file name in '{spec}'")
-            try:
-                data = open(path, "rb").read()  # noqa: SIM115 - small files, read whole
-            except OSError as exc:
-                raise OneDockError(f"cannot read context file {path}: {exc.strerror}") from exc
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
+    entries = []
+    for index, spec in enumerate(files):
+        path, _, name = spec.partition(":") if index else (spec, "", "context.sh")
+        name = os.path.basename(name.strip("'") or path)
+        if not name or name in (".", ".."):
+            raise OneDockError(f"bad context file name in '{spec}'")
+        try:
+            data = open(path, "rb").read()  # noqa: SIM115 - small files, read whole
+        except OSError as exc:
+            raise OneDockError(f"cannot read context file {path}: {exc.strerror}") from exc
+        entries.append((name, data, 0o644))
     host = Host(cfg, dst.host)
     host.create_volume(vmid, disk_id, "context")
-    host.write_volume(names.volume(vmid, disk_id), buf.getvalue())
+    host.write_volume(names.volume(vmid, disk_id), tarball.build(entries))
     return ""
 
 

@@ -35,12 +35,13 @@ def registry_auth(username: str, password: str, server: str) -> str:
 
 
 class Engine:
-    def __init__(self, url: str, timeout: float = 60.0, name: str = ""):
+    def __init__(self, url: str, timeout: float = 60.0, name: str = "",
+                 ssh: tuple[str, ...] = ()):
         self.url = url
         self.name = name or url
         self.timeout = timeout
-        self.peer = Peer(f"Docker engine of {self.name}", lambda: engine_connection(url, timeout),
-                         ENGINE_HINT, url)
+        self.peer = Peer(f"Docker engine of {self.name}",
+                         lambda: engine_connection(url, timeout, ssh), ENGINE_HINT, url)
 
     def close(self) -> None:
         self.peer.close()

@@ -10,14 +10,15 @@ from onedock.errors import OneDockError
 from onedock.helper.requests import Request
 
 
-def helper_argv(nic_helper: list[str], engine_url: str, host: str) -> tuple[list[str], bool]:
+def helper_argv(nic_helper: list[str], engine_url: str, host: str,
+                ssh: tuple[str, ...] = ()) -> tuple[list[str], bool]:
     """(argv, local) of the helper for a container on `host`, reached as its engine is."""
     if not host or engine_url.startswith("unix://"):
         return list(nic_helper), True
     if engine_url.startswith("ssh://"):
         from onedock.transport import ssh_argv
 
-        return ssh_argv(engine_url, host, nic_helper), False
+        return ssh_argv(engine_url, host, nic_helper, ssh), False
     raise OneDockError(f"cannot plumb NICs on {host} through {engine_url}",
                        hint="reach hosts' engines with ssh:// (docker_url)")
 

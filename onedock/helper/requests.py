@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from onedock.errors import OneDockError
 
@@ -18,8 +18,7 @@ MAC = re.compile(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}")
 _VOLUME_ROOT = "/var/lib/docker/volumes"
 
 
-@dataclass(frozen=True)
-class NicSpec:
+class NicSpec(NamedTuple):
     nic_id: int
     bridge: str
     mac: str
@@ -54,18 +53,16 @@ class NicSpec:
         return self
 
 
-@dataclass(frozen=True)
-class Attach:
+class Attach(NamedTuple):
     """Give the container (by its init pid) one interface per NIC on the NIC's bridge."""
     pid: int
     nics: tuple[NicSpec, ...]
 
     def payload(self) -> dict:
-        return {"op": "attach", "pid": self.pid, "nics": [asdict(n) for n in self.nics]}
+        return {"op": "attach", "pid": self.pid, "nics": [n._asdict() for n in self.nics]}
 
 
-@dataclass(frozen=True)
-class Detach:
+class Detach(NamedTuple):
     """Remove the container's interface with this MAC."""
     pid: int
     mac: str
@@ -74,8 +71,7 @@ class Detach:
         return {"op": "detach", "pid": self.pid, "mac": self.mac.lower()}
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     """Mount an onedock disk volume at target inside the running container."""
     pid: int
     volume: str
@@ -85,8 +81,7 @@ class Mount:
         return {"op": "mount", "pid": self.pid, "volume": self.volume, "target": self.target}
 
 
-@dataclass(frozen=True)
-class Unmount:
+class Unmount(NamedTuple):
     pid: int
     target: str
 

@@ -5,12 +5,10 @@ container (SSH key, START_SCRIPT). The container's life after that is host/vm_co
 
 from __future__ import annotations
 
-import io
 import sys
-import tarfile
 from typing import TYPE_CHECKING
 
-from onedock import names
+from onedock import names, tarball
 from onedock.errors import NoCpuQuota, OneDockError
 from onedock.helper.root import check_bridges  # unprivileged: sysfs, else netlink
 from onedock.host.spec import LABEL_IPS
@@ -92,16 +90,9 @@ def put_ssh_key(box: VmContainer, vm: VM) -> None:
     key = vm.context.get("SSH_PUBLIC_KEY", "")
     if key:
         data = (key.strip() + "\n").encode()
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            for path in ("root", "root/.ssh"):
-                info = tarfile.TarInfo(path)
-                info.type, info.mode = tarfile.DIRTYPE, 0o700
-                tar.addfile(info)
-            info = tarfile.TarInfo("root/.ssh/authorized_keys")
-            info.size, info.mode = len(data), 0o600
-            tar.addfile(info, io.BytesIO(data))
-        box.engine.put_archive(box.name, "/", buf.getvalue())
+        box.engine.put_archive(box.name, "/", tarball.build([
+            ("root", tarball.DIR, 0o700), ("root/.ssh", tarball.DIR, 0o700),
+            ("root/.ssh/authorized_keys", data, 0o600)]))
 
 
 def start_script(box: VmContainer, vm: VM) -> None:

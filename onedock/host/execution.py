@@ -25,7 +25,7 @@ import contextlib
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from onedock import names
 from onedock.errors import OneDockError
@@ -43,8 +43,7 @@ KEEP_REPORTED = 86400  # s a reported result stays before the probe removes its 
 SHELL = "/bin/sh"
 
 
-@dataclass(frozen=True)
-class ExecResult:
+class ExecResult(NamedTuple):
     vmid: int
     pid: int
     status: str
@@ -64,7 +63,7 @@ def folder(state_dir: str, vmid: int) -> str:
 
 
 def write_result(state_dir: str, result: ExecResult) -> None:
-    data = asdict(result)
+    data = result._asdict()
     data.pop("vmid")
     write_json(os.path.join(folder(state_dir, result.vmid), RESULT), data)
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import contextlib
 
-from onedock import names, registries
+from onedock import names, registries, tarball
 from onedock.config import Config
 from onedock.engine.client import Engine
 from onedock.engine.views import ImageInfo
 from onedock.errors import Conflict, NotFound, OneDockError
 from onedock.registry.image import KIND_LABEL
+from onedock.transport import ssh_options
 
 LABEL_SOURCE = f"{names.LABEL}.source"  # the registry content a volume was made from
 
@@ -32,7 +33,7 @@ class Host:
     def __init__(self, cfg: Config, name: str):
         self.cfg = cfg
         self.name = name
-        self.engine = Engine(cfg.engine_url(name), cfg.timeout, name)
+        self.engine = Engine(cfg.engine_url(name), cfg.timeout, name, ssh_options(cfg))
 
     def registry_ref(self, repo: str, ref: str) -> str:
         sep = "@" if ref.startswith("sha256:") else ":"
@@ -184,14 +185,7 @@ class Host:
         repo, tag = names.SCRATCH
         ref = f"{repo}:{tag}"
         if self.engine.image_inspect(ref) is None:
-            import io
-            import tarfile
-
-            buf = io.BytesIO()
-            with tarfile.open(fileobj=buf, mode="w") as tar:
-                info = tarfile.TarInfo(".onedock-scratch")
-                tar.addfile(info, io.BytesIO(b""))
-            self.engine.import_tar(buf.getvalue(), repo, tag)
+            self.engine.import_tar(tarball.build([(".onedock-scratch", b"", 0o644)]), repo, tag)
         return ref
 
     def write_volume(self, name: str, tar_bytes: bytes) -> None:

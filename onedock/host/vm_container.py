@@ -25,6 +25,7 @@ from onedock.helper.requests import Attach, Detach, Mount, Request, Unmount
 from onedock.host import boot
 from onedock.host.spec import LABEL_SPEC, boot_disk, mountpoint, nic_specs, spec
 from onedock.one.vm import VM, Disk, Nic
+from onedock.transport import ssh_options
 
 
 class VmContainer:
@@ -34,7 +35,8 @@ class VmContainer:
         self.name = names.container(vmid)
         # another host's container: its NICs are that host's business (its own helper)
         self.helper_argv, self.helper_local = helper_argv(
-            list(cfg.nic_helper), cfg.engine_url(host) if host else "", host)
+            list(cfg.nic_helper), cfg.engine_url(host) if host else "", host,
+            ssh_options(cfg) if host else ())
         # stop/restart wait up to shutdown_timeout inside the engine: outlast it
         slow = max(cfg.timeout, cfg.shutdown_timeout + 30)
         self.engine = engine or Engine(cfg.local_docker, slow, "this host")

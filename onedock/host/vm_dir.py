@@ -10,7 +10,7 @@ import subprocess
 
 from onedock.config import Config
 from onedock.errors import OneDockError
-from onedock.transport import ssh_argv
+from onedock.transport import ssh_argv, ssh_options
 
 
 def remove(cfg: Config, host: str, path: str) -> None:
@@ -20,7 +20,7 @@ def remove(cfg: Config, host: str, path: str) -> None:
     if url.startswith("unix://"):
         remove_local(path)
         return
-    argv = ssh_argv(url, host, ["rm", "-rf", "--", path])
+    argv = ssh_argv(url, host, ["rm", "-rf", "--", path], ssh_options(cfg))
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=cfg.timeout, check=False)

@@ -13,13 +13,12 @@ the path) and measured through any mount point of that device that this user can
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MB = 1 << 20
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(NamedTuple):
     used_mb: int
     free_mb: int
     total_mb: int

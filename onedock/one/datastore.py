@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 from onedock.errors import OneDockError
 from onedock.one.xmldoc import decode_base64, flat, integer, parse, text
@@ -11,8 +13,7 @@ IMAGE_TYPES = {"0": "OS", "1": "CDROM", "2": "DATABLOCK", "3": "KERNEL", "4": "R
                "5": "CONTEXT", "6": "BACKUP"}
 
 
-@dataclass(frozen=True)
-class ImageData:
+class ImageData(NamedTuple):
     id: int
     name: str
     type: str
@@ -23,25 +24,23 @@ class ImageData:
     size_mb: int
     persistent: bool
     cloning_id: int
-    template: dict[str, str] = field(default_factory=dict)
+    template: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class DatastoreData:
+class DatastoreData(NamedTuple):
     id: int
     name: str
     ds_mad: str
     tm_mad: str
     base_path: str
     type: int
-    template: dict[str, str] = field(default_factory=dict)
+    template: Mapping[str, str] = MappingProxyType({})
 
     def dirs(self, key: str) -> list[str]:
         return [d for d in self.template.get(key, "").split() if d]
 
 
-@dataclass(frozen=True)
-class DsAction:
+class DsAction(NamedTuple):
     image: ImageData | None
     datastore: DatastoreData
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from onedock.errors import OneDockError
 from onedock.registry.reference import validate_repository
@@ -19,8 +19,7 @@ def hostname(value: str, what: str = "host") -> str:
     return value
 
 
-@dataclass(frozen=True)
-class HostPath:
+class HostPath(NamedTuple):
     host: str
     path: str
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 from xml.etree.ElementTree import Element
 
 from onedock.errors import OneDockError
 from onedock.one.xmldoc import decode_base64, flat, integer, parse, text
 
 
-@dataclass(frozen=True)
-class Disk:
+class Disk(NamedTuple):
     disk_id: int
     source: str
     tm_mad: str
@@ -18,20 +19,18 @@ class Disk:
     image_id: int
     clone: bool
     target: str
-    attrs: dict[str, str] = field(default_factory=dict)
+    attrs: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Nic:
+class Nic(NamedTuple):
     nic_id: int
     ip: str
     mac: str
     bridge: str
-    attrs: dict[str, str] = field(default_factory=dict)
+    attrs: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class VM:
+class VM(NamedTuple):
     id: int
     name: str
     deploy_id: str

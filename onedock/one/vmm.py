@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from onedock.errors import OneDockError
 from onedock.one.vm import VM, _vm
 from onedock.one.xmldoc import parse, text
 
 
-@dataclass(frozen=True)
-class VmmAction:
+class VmmAction(NamedTuple):
     host: str
     migr_host: str
     deploy_id: str

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import tarfile
-from pathlib import Path
 
 from onedock.errors import OneDockError
 from onedock.registry.client import OCI_MANIFEST, Manifest, sha256_digest
@@ -18,7 +17,7 @@ MAX_INDEX = 16 << 20
 class Archive:
     """The first image of a `docker save` archive (legacy or OCI-layout flavoured)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: str):
         self.path = path
         try:
             self._tar = tarfile.open(path, "r:")  # noqa: SIM115 - closed by close()

@@ -10,8 +10,7 @@ import base64
 import contextlib
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 from onedock.errors import NotFound, OneDockError, for_status
@@ -30,8 +29,7 @@ ACCEPT = ", ".join(MANIFESTS + INDEXES)
 BLOCK = 1 << 20
 
 
-@dataclass
-class Manifest:
+class Manifest(NamedTuple):
     body: bytes
     media_type: str
     digest: str

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from onedock.errors import OneDockError
 from onedock.progress import Progress
@@ -64,6 +63,8 @@ def copy_image(
     try:
         blobs = sorted(image.blobs, key=lambda b: -b.size)
         if parallel > 1 and len(blobs) > 1:
+            from concurrent.futures import ThreadPoolExecutor  # only copies of several blobs
+
             with ThreadPoolExecutor(max_workers=min(parallel, len(blobs))) as pool:
                 for future in [pool.submit(one, b) for b in blobs]:
                     future.result()

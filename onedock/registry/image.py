@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from onedock import names
+from onedock import names, tarball
 from onedock.errors import OneDockError
 from onedock.registry.client import INDEXES, OCI_MANIFEST, Manifest, Registry, sha256_digest
 
@@ -16,14 +14,12 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 
-@dataclass(frozen=True)
-class Blob:
+class Blob(NamedTuple):
     digest: str
     size: int
 
 
-@dataclass
-class Image:
+class Image(NamedTuple):
     manifest: Manifest
     config: Blob
     layers: list[Blob]
@@ -74,12 +70,7 @@ def resolve(registry: Registry, repo: str, ref: str, platform: str) -> Image:
 
 def empty_volume_image(size_mb: int, fs: str) -> tuple[Manifest, bytes, bytes]:
     """A volume-kind image holding an empty /volume tree: the content of a new datablock."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo(names.VOLUME_MOUNT.strip("/"))
-        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
-        tar.addfile(info)
-    layer = buf.getvalue()
+    layer = tarball.build([(names.VOLUME_MOUNT.strip("/"), tarball.DIR, 0o755)])
     return volume_manifest(layer, sha256_digest(layer), len(layer), size_mb, fs)
 
 

@@ -8,7 +8,7 @@ metacharacters, `..`, upper case, spaces) is refused here with a message naming 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from onedock.errors import OneDockError
 
@@ -50,8 +50,7 @@ def validate_tag(value: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     registry: str
     repository: str
     tag: str | None = None
