@@ -205,7 +205,7 @@ def installed(container):
 def test_installed_commands_work(installed):
     assert _ok(_in(installed, "onedock", "version")).stdout == f"{VERSION}\n"
     _ok(_in(installed, "/usr/lib/onedock/bin/python3", "-I", "-c",
-            "import onedock.helper.root, onedock.cli, pyroute2, jinja2, defusedxml, tqdm"))
+            "import onedock.helper.root, onedock.cli, jinja2, defusedxml, tqdm"))
     assert _ok(_in(installed, "test", "-x", "/usr/bin/onedock-nic")).returncode == 0
 
 

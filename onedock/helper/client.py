@@ -24,24 +24,16 @@ def helper_argv(nic_helper: list[str], engine_url: str, host: str,
 
 
 class Helper:
-    """The root helper, started early: netlink's import cost overlaps the container start.
-
-    pyroute2 takes ~100 ms to import; a deploy starts the helper (or, as root, a thread that
-    imports it) before creating the container and hands it the request once there is a pid.
+    """The root helper, started early: sudo and an interpreter's start overlap the container's
+    creation; a deploy hands it the request once there is a pid. An action that is root
+    already calls the root side in-process.
     """
 
     def __init__(self, argv: list[str], local: bool = True):
         self._argv = argv
         self._proc = None
-        self._thread = None
-        if local and os.geteuid() == 0:
-            import threading
-
-            from onedock.helper.root import preload
-
-            self._thread = threading.Thread(target=preload, daemon=True)
-            self._thread.start()
-        else:
+        self._in_process = local and os.geteuid() == 0
+        if not self._in_process:
             import subprocess
 
             self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -50,10 +42,9 @@ class Helper:
     def call(self, request: Request | None) -> dict:
         """One request (None: the helper was not needed after all)."""
         payload = request.payload() if request is not None else {}
-        if self._thread is not None:
+        if self._in_process:
             from onedock.helper.root import run
 
-            self._thread.join()
             return run(payload)
         try:
             out, err = self._proc.communicate(json.dumps(payload).encode(), timeout=120)

@@ -1,7 +1,7 @@
 """The root side of the helper: what `sudo -n onedock-nic` runs (and, when the action is
 root already, what client.Helper calls in-process).
 
-veth pairs on the NIC's bridge go through pyroute2's netlink (no `ip` command lines), and
+veth pairs on the NIC's bridge go through rtnetlink (netlink.py; no `ip` command lines), and
 hot-attached disks are mounts moved into the container's mount namespace (open_tree and
 move_mount, Linux 5.2+). oneadmin needs exactly one sudo rule (onedock install host writes it):
 
@@ -20,26 +20,15 @@ import re
 import sys
 
 from onedock.errors import OneDockError
+from onedock.helper.netlink import Netlink
 from onedock.helper.requests import IFNAME, MAC, NicSpec
 
 _VOLUME_ROOT = "/var/lib/docker/volumes"
 
 
-def _ipr():
-    from pyroute2 import IPRoute  # imported only where netlink is used
-
-    return IPRoute()
-
-
-def _netns(pid: int):
-    from pyroute2 import NetNS
-
-    return NetNS(f"/proc/{pid}/ns/net")
-
-
-def _one(ipr, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
+def _missing_bridge(bridge: str) -> OneDockError:
+    return OneDockError(f"bridge '{bridge}' does not exist on this host",
+                        hint="create it, or fix BRIDGE of the virtual network")
 
 
 def check_bridges(bridges: list[str]) -> None:
@@ -48,84 +37,73 @@ def check_bridges(bridges: list[str]) -> None:
         if IFNAME.fullmatch(bridge) and (os.path.isdir(f"/sys/class/net/{bridge}/bridge")
                                           or _netlink_bridge(bridge)):
             continue
-        raise OneDockError(
-            f"bridge '{bridge}' does not exist on this host",
-            hint="create it, or fix BRIDGE of the virtual network",
-        )
+        raise _missing_bridge(bridge)
 
 
 def _netlink_bridge(name: str) -> bool:
     """sysfs shows the namespace it was mounted in; ask netlink when it says no."""
-    with _ipr() as ipr:
-        index = _one(ipr, name)
-        if index is None:
-            return False
-        info = ipr.get_links(index)[0].get_attr("IFLA_LINKINFO")
-        return info is not None and info.get_attr("IFLA_INFO_KIND") == "bridge"
+    with Netlink() as nl:
+        link = nl.link(name)
+    return link is not None and link.kind == "bridge"
 
 
 def attach(pid: int, nics: list[NicSpec]) -> None:
-    """Give the container (by init pid) one interface per NIC; repeatable."""
-    with _ipr() as ipr:
+    """Give the container (by init pid) one interface per NIC; repeatable: an interface of an
+    earlier try, on either side, is replaced."""
+    with Netlink() as nl, Netlink.inside(pid) as inside:
         for nic in nics:
-            bridge = _one(ipr, nic.bridge)
-            if bridge is None:
-                raise OneDockError(
-                    f"bridge '{nic.bridge}' does not exist on this host",
-                    hint="create it, or fix BRIDGE of the virtual network",
-                )
-            stale = _one(ipr, nic.host_if)
+            bridge = nl.link(nic.bridge)
+            if bridge is None or bridge.kind != "bridge":
+                raise _missing_bridge(nic.bridge)
+            stale = nl.link(nic.host_if)
             if stale is not None:
-                kind = ipr.get_links(stale)[0].get_attr("IFLA_LINKINFO")
-                if kind is None or kind.get_attr("IFLA_INFO_KIND") != "veth":
+                if stale.kind != "veth":
                     raise OneDockError(f"{nic.host_if} exists and is not an onedock veth")
-                ipr.link("del", index=stale)
-            peer = f"odp{os.urandom(5).hex()}"  # unique while it crosses into the container
-            leftover = _one(ipr, peer)
-            if leftover is not None:
-                ipr.link("del", index=leftover)
-            ipr.link("add", ifname=nic.host_if, kind="veth", peer={"ifname": peer})
+                nl.delete(stale.index)
+            old = inside.link(nic.ifname)
+            if old is not None:
+                inside.delete(old.index)
+            netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             try:
-                host = _one(ipr, nic.host_if)
-                attrs = {"mtu": nic.mtu} if nic.mtu else {}
-                ipr.link("set", index=host, master=bridge, state="up", **attrs)
-                ipr.link("set", index=_one(ipr, peer), net_ns_fd=f"/proc/{pid}/ns/net")
-                _inside(pid, nic, peer)
+                nl.add_veth(nic.host_if, bridge.index, nic.mtu, nic.ifname, netns, nic.mac)
+            finally:
+                os.close(netns)
+            try:
+                host = nl.link(nic.host_if)
+                if host is None:
+                    raise OneDockError(f"{nic.host_if} vanished as it was made")
+                nl.up(host.index)
+                _inside(inside, nic)
             except BaseException:
-                gone = _one(ipr, nic.host_if)
+                gone = nl.link(nic.host_if)
                 if gone is not None:
-                    ipr.link("del", index=gone)
+                    nl.delete(gone.index)  # its peer in the container goes with it
                 raise
 
 
-def _inside(pid: int, nic: NicSpec, peer: str) -> None:
-    with _netns(pid) as ns:
-        old = _one(ns, nic.ifname)
-        if old is not None:
-            ns.link("del", index=old)
-        idx = _one(ns, peer)
-        attrs = {"mtu": nic.mtu} if nic.mtu else {}
-        ns.link("set", index=idx, ifname=nic.ifname, address=nic.mac, **attrs)
-        if nic.ip:
-            ns.addr("add", index=idx, address=nic.ip, prefixlen=nic.prefix)
-        ns.link("set", index=idx, state="up")
-        lo = _one(ns, "lo")
-        if lo is not None:
-            ns.link("set", index=lo, state="up")
-        if nic.gateway:
-            ns.route("replace", dst="default", gateway=nic.gateway)
+def _inside(inside: Netlink, nic: NicSpec) -> None:
+    link = inside.link(nic.ifname)
+    if link is None:
+        raise OneDockError(f"{nic.ifname} did not appear in the container")
+    if nic.ip:
+        inside.add_address(link.index, nic.ip, nic.prefix)
+    inside.up(link.index)
+    lo = inside.link("lo")
+    if lo is not None:
+        inside.up(lo.index)
+    if nic.gateway:
+        inside.default_route(nic.gateway)
 
 
 def detach(pid: int, mac: str) -> str:
     """Remove the container's interface with this MAC; returns its name ('' if none)."""
     if not MAC.fullmatch(mac):
         raise OneDockError(f"'{mac}' is not a MAC address")
-    with _netns(pid) as ns:
-        for link in ns.get_links():
-            if link.get_attr("IFLA_ADDRESS") == mac:
-                name = link.get_attr("IFLA_IFNAME")
-                ns.link("del", index=link["index"])
-                return name
+    with Netlink.inside(pid) as inside:
+        for link in inside.links():
+            if link.mac == mac:
+                inside.delete(link.index)
+                return link.name
     return ""
 
 
@@ -257,12 +235,7 @@ def run(request: dict) -> dict:
     raise OneDockError(f"unknown request '{op}'")
 
 
-def preload() -> None:
-    import pyroute2  # noqa: F401
-
-
 def main() -> None:
-    preload()  # before reading stdin: the caller overlaps this with its own work
     try:
         request = json.loads(sys.stdin.read(1 << 20) or "{}")
         if not isinstance(request, dict):

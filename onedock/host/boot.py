@@ -6,6 +6,7 @@ container (SSH key, START_SCRIPT). The container's life after that is host/vm_co
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from onedock import names, tarball
@@ -85,8 +86,42 @@ def apply_context(box: VmContainer, vm: VM) -> None:
     start_script(box, vm)
 
 
+def NOTHING() -> None:
+    """Nothing to wait for."""
+
+
+def put_ssh_key_meanwhile(box: VmContainer, vm: VM) -> Callable[[], None]:
+    """Write the key while the NICs are plumbed; returns the wait for it, which re-raises.
+
+    The engine's archive PUT runs an untar process of its own (~35 ms here), longer than the
+    NICs take; the deploy returns only once the key is there, as one-context in a VM installs
+    it while the VM boots.
+    """
+    if not vm.context.get("SSH_PUBLIC_KEY", ""):
+        return NOTHING
+    import threading
+
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            put_ssh_key(box, vm)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if failed:
+            raise failed.pop()
+
+    return wait
+
+
 def put_ssh_key(box: VmContainer, vm: VM) -> None:
-    """Works on a created container too, so deploy does it before the start."""
+    """Works on a created or a running container."""
     key = vm.context.get("SSH_PUBLIC_KEY", "")
     if key:
         data = (key.strip() + "\n").encode()

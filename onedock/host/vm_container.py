@@ -81,17 +81,21 @@ class VmContainer:
         boot.image_volumes(self, body, image)
         helper = Helper(self.helper_argv, self.helper_local) if vm.nics else None
         created = False
+        key_written = boot.NOTHING
         try:
             if existing is None:
                 boot.create(self, body)
                 created = True
-            boot.put_ssh_key(self, vm)
             self.engine.start(self.name)
+            key_written = boot.put_ssh_key_meanwhile(self, vm)
             self.plumb(vm, helper=helper)
             helper = None
+            key_written()
             boot.start_script(self, vm)
         except BaseException:
             with contextlib.suppress(Exception):  # the first error is the one to report
+                key_written()
+            with contextlib.suppress(Exception):
                 if helper is not None:
                     helper.close()
                 if created:
