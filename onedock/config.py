@@ -8,7 +8,7 @@ config otherwise shows up much later as a confusing pull or push failure.
 from __future__ import annotations
 
 import os
-import tomllib
+import stat
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
@@ -194,13 +194,76 @@ def load(remotes_root: str | os.PathLike | None = None) -> Config:
         return Config()
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
+            found = os.fstat(handle.fileno())
+            cache = _Cache(path, found)
+            checked = cache.read()
+            if checked is None:
+                checked = _parse(handle.read(), path)
+                cache.write(checked)
     except OSError as exc:
         raise OneDockError(
             f"cannot read config {path}: {exc.strerror}", hint=f"check {CONF_ENV} or the file"
         ) from exc
+    return Config(**{k: tuple(v) if k in _TUPLES else v for k, v in checked.items()})
+
+
+def _parse(raw: bytes, path: str) -> dict:
+    import tomllib  # a cached config is not parsed again (_Cache)
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise OneDockError(f"config {path} is not valid TOML: {exc}") from exc
-    return Config(**_check(data, path))
+    return _check(data, path)
+
+
+_TUPLES = ("insecure_sources", "nic_helper", "allowed_capabilities")
+CACHE_DIR = "/var/tmp/onedock-config-{uid}"
+CACHE_ENTRIES = 256
+
+
+class _Cache:
+    """The checked content of a config file, as JSON, for as long as the file is unchanged.
+
+    Every action and probe is a fresh process that reads the config; parsing TOML is a third
+    of a probe's start-up (tomllib's import; bench/startup.py). An entry is used only while the
+    file's inode, size, mtime and ctime are the ones it was made from (ctime cannot be set
+    back), and only from a directory of this user's own, mode 0700, as the state files are.
+    """
+
+    def __init__(self, path: str, found: os.stat_result):
+        self._dir = CACHE_DIR.format(uid=os.geteuid())
+        self._file = os.path.join(self._dir, f"{found.st_dev}-{found.st_ino}.json")
+        self._key = [os.path.abspath(path), found.st_size, found.st_mtime_ns, found.st_ctime_ns]
+
+    def read(self) -> dict | None:
+        from onedock.state import read_json
+
+        if not self._private():
+            return None
+        entry = read_json(self._file) or {}
+        data = entry.get("data")
+        return data if entry.get("key") == self._key and isinstance(data, dict) else None
+
+    def write(self, checked: dict) -> None:
+        from onedock.state import private_dir, write_json
+
+        try:
+            private_dir(self._dir)
+            if not self._private():
+                return
+            entries = os.listdir(self._dir)
+            if len(entries) >= CACHE_ENTRIES:  # configs of tests come and go: start afresh
+                for name in entries:
+                    os.unlink(os.path.join(self._dir, name))
+            write_json(self._file, {"key": self._key, "data": checked})
+        except (OSError, OneDockError, TypeError, ValueError):
+            pass  # no cache: the next process parses the file again
+
+    def _private(self) -> bool:
+        try:
+            info = os.lstat(self._dir)
+        except OSError:
+            return False
+        return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+                and not info.st_mode & 0o077)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
 
@@ -326,3 +328,56 @@ def test_registry_password_missing_file(tmp_path):
     ) as exc:
         cfg.registry_password()
     assert "No such file or directory" in _one_line(exc)
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    """The parsed-config cache in a directory of this test's own."""
+    path = tmp_path / "cache"
+    monkeypatch.setattr(config, "CACHE_DIR", str(path))
+    return path
+
+
+def test_a_cached_config_is_read_without_parsing_and_dropped_when_the_file_changes(
+        conf, cache_dir, monkeypatch):
+    path = conf('registry = "reg.example:5000"\nnic_helper = ["sudo", "-n", "x"]\n')
+    first = load()
+    assert [p.name for p in cache_dir.iterdir()] != []
+    assert oct(cache_dir.stat().st_mode & 0o777) == "0o700"
+
+    def no_parsing(raw, origin):
+        raise AssertionError("parsed although the cache holds it")
+
+    monkeypatch.setattr(config, "_parse", no_parsing)
+    assert load() == first and load().nic_helper == ("sudo", "-n", "x")
+    monkeypatch.undo()
+    monkeypatch.setattr(config, "CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv(CONF_ENV, str(path))
+    mtime = path.stat().st_mtime_ns
+    path.write_text('registry = "reg.example:6000"\nnic_helper = ["sudo", "-n", "x"]\n')
+    os.utime(path, ns=(mtime, mtime))  # same size, same mtime: the ctime still differs
+    assert load().registry == "reg.example:6000"
+
+
+def test_a_cache_that_is_not_this_users_own_is_not_used(conf, cache_dir, monkeypatch):
+    conf('registry = "reg.example:5000"\n')
+    load()
+    cache_dir.chmod(0o777)  # anyone could have written it
+
+    parsed = []
+    real = config._parse
+    monkeypatch.setattr(config, "_parse", lambda raw, origin: parsed.append(1) or real(raw, origin))
+    assert load().registry == "reg.example:5000"
+    assert parsed == [1]
+
+
+def test_a_tampered_cache_entry_for_another_file_is_not_used(conf, cache_dir):
+    path = conf('registry = "reg.example:5000"\n')
+    load()
+    (entry,) = cache_dir.iterdir()
+    data = json.loads(entry.read_text())
+    data["key"][0] = "/elsewhere/onedock.conf"
+    data["data"]["registry"] = "evil.example:5000"
+    entry.write_text(json.dumps(data))
+    assert load().registry == "reg.example:5000"
+    assert path.exists()
