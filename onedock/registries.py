@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from onedock.config import Config
-from onedock.engine.client import registry_auth
 from onedock.errors import OneDockError
 from onedock.registry.client import Registry
 from onedock.registry.reference import Reference
@@ -49,4 +48,6 @@ def _loopback(registry: str) -> bool:
 
 def engine_auth(cfg: Config) -> str:
     """X-Registry-Auth for engines pulling from or pushing to the private registry."""
+    from onedock.engine.client import registry_auth  # DS actions never reach an engine
+
     return registry_auth(cfg.registry_username, cfg.registry_password(), cfg.registry)

@@ -7,7 +7,7 @@ import json
 import os
 
 from onedock.errors import OneDockError
-from onedock.helper.requests import Request
+from onedock.helper.requests import IFNAME, Request
 
 
 def helper_argv(nic_helper: list[str], engine_url: str, host: str,
@@ -21,6 +21,29 @@ def helper_argv(nic_helper: list[str], engine_url: str, host: str,
         return ssh_argv(engine_url, host, nic_helper, ssh), False
     raise OneDockError(f"cannot plumb NICs on {host} through {engine_url}",
                        hint="reach hosts' engines with ssh:// (docker_url)")
+
+
+def missing_bridge(bridge: str) -> OneDockError:
+    return OneDockError(f"bridge '{bridge}' does not exist on this host",
+                        hint="create it, or fix BRIDGE of the virtual network")
+
+
+def check_bridges(bridges: list[str]) -> None:
+    """Every bridge exists: sysfs answers without privileges or a netlink socket."""
+    for bridge in bridges:
+        if IFNAME.fullmatch(bridge) and (os.path.isdir(f"/sys/class/net/{bridge}/bridge")
+                                          or _netlink_bridge(bridge)):
+            continue
+        raise missing_bridge(bridge)
+
+
+def _netlink_bridge(name: str) -> bool:
+    """sysfs shows the namespace it was mounted in; ask netlink when it says no."""
+    from onedock.helper.netlink import Netlink
+
+    with Netlink() as nl:
+        link = nl.link(name)
+    return link is not None and link.kind == "bridge"
 
 
 class Helper:

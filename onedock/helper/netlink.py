@@ -9,10 +9,11 @@ namespace is opened by switching this thread into it for the socket() call and b
 
 from __future__ import annotations
 
-import ctypes
 import os
 import socket
 import struct
+
+from onedock.helper.libc import errno, libc
 
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 1, 4, 0x100, 0x200, 0x400
 NLM_F_DUMP = 0x300
@@ -69,17 +70,16 @@ class Netlink:
     @classmethod
     def inside(cls, pid: int) -> Netlink:
         """A socket in the network namespace of process `pid`."""
-        libc = ctypes.CDLL(None, use_errno=True)
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             try:
-                if libc.setns(target, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns into pid {pid}'s network namespace")
+                if libc().setns(target, CLONE_NEWNET) != 0:
+                    raise OSError(errno(), f"setns into pid {pid}'s network namespace")
                 try:
                     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
                 finally:
-                    if libc.setns(own, CLONE_NEWNET) != 0:  # this thread must not stay there
+                    if libc().setns(own, CLONE_NEWNET) != 0:  # this thread must not stay there
                         os._exit(70)
             finally:
                 os.close(target)

@@ -8,43 +8,24 @@ move_mount, Linux 5.2+). oneadmin needs exactly one sudo rule (onedock install h
     oneadmin ALL=(root) NOPASSWD: /usr/bin/onedock-nic
 
 Requests arrive as JSON on stdin and are validated here again. This module imports nothing of
-onedock but the requests and errors, so what runs as root stays small.
+onedock but the errors and the helper's own modules (requests, the bridge check, netlink, libc),
+so what runs as root stays small.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
 import sys
 
 from onedock.errors import OneDockError
+from onedock.helper.client import check_bridges, missing_bridge
+from onedock.helper.libc import errno, libc
 from onedock.helper.netlink import Netlink
-from onedock.helper.requests import IFNAME, MAC, NicSpec
+from onedock.helper.requests import MAC, NicSpec
 
 _VOLUME_ROOT = "/var/lib/docker/volumes"
-
-
-def _missing_bridge(bridge: str) -> OneDockError:
-    return OneDockError(f"bridge '{bridge}' does not exist on this host",
-                        hint="create it, or fix BRIDGE of the virtual network")
-
-
-def check_bridges(bridges: list[str]) -> None:
-    """Every bridge exists: sysfs answers without privileges or a netlink socket."""
-    for bridge in bridges:
-        if IFNAME.fullmatch(bridge) and (os.path.isdir(f"/sys/class/net/{bridge}/bridge")
-                                          or _netlink_bridge(bridge)):
-            continue
-        raise _missing_bridge(bridge)
-
-
-def _netlink_bridge(name: str) -> bool:
-    """sysfs shows the namespace it was mounted in; ask netlink when it says no."""
-    with Netlink() as nl:
-        link = nl.link(name)
-    return link is not None and link.kind == "bridge"
 
 
 def attach(pid: int, nics: list[NicSpec]) -> None:
@@ -54,7 +35,7 @@ def attach(pid: int, nics: list[NicSpec]) -> None:
         for nic in nics:
             bridge = nl.link(nic.bridge)
             if bridge is None or bridge.kind != "bridge":
-                raise _missing_bridge(nic.bridge)
+                raise missing_bridge(nic.bridge)
             stale = nl.link(nic.host_if)
             if stale is not None:
                 if stale.kind != "veth":
@@ -109,7 +90,6 @@ def detach(pid: int, mac: str) -> str:
 
 # -- hot-plugged disks ------------------------------------------------------------------------
 
-_libc = None
 AT_FDCWD = -100
 OPEN_TREE_CLONE = 1
 OPEN_TREE_CLOEXEC = os.O_CLOEXEC
@@ -120,16 +100,9 @@ MNT_DETACH = 2
 _SYSCALLS = {"x86_64": (428, 429), "aarch64": (428, 429)}
 
 
-def _sys():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
-
-
 def _check(ret: int, what: str) -> int:
     if ret < 0:
-        err = ctypes.get_errno()
+        err = errno()
         raise OneDockError(f"{what}: {os.strerror(err)}")
     return ret
 
@@ -150,18 +123,18 @@ def mount_volume(pid: int, volume: str, target: str) -> None:
     nr_open_tree, nr_move_mount = _SYSCALLS.get(os.uname().machine, (None, None))
     if nr_open_tree is None:
         raise OneDockError(f"hot disk attach is not supported on {os.uname().machine}")
-    libc = _sys()
-    tree = _check(libc.syscall(nr_open_tree, AT_FDCWD, source.encode(),
-                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE),
+    lib = libc()
+    tree = _check(lib.syscall(nr_open_tree, AT_FDCWD, source.encode(),
+                              OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE),
                   f"open_tree {source}")
     child = os.fork()
     if child == 0:  # setns(CLONE_NEWNS) needs a single-threaded process
         code = 0
         try:
             ns = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
-            _check(libc.setns(ns, CLONE_NEWNS), "setns")
+            _check(lib.setns(ns, CLONE_NEWNS), "setns")
             os.makedirs(target, exist_ok=True)
-            _check(libc.syscall(nr_move_mount, tree, b"", AT_FDCWD, target.encode(),
+            _check(lib.syscall(nr_move_mount, tree, b"", AT_FDCWD, target.encode(),
                                 MOVE_MOUNT_F_EMPTY_PATH), f"move_mount {target}")
         except BaseException as exc:  # noqa: BLE001 - reported through the exit code
             sys.stderr.write(f"{exc}\n")
@@ -175,15 +148,15 @@ def mount_volume(pid: int, volume: str, target: str) -> None:
 
 def unmount(pid: int, target: str) -> None:
     target = _target(target)
-    libc = _sys()
+    lib = libc()
     child = os.fork()
     if child == 0:
         code = 0
         try:
             ns = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
-            _check(libc.setns(ns, CLONE_NEWNS), "setns")
-            ret = libc.umount2(target.encode(), MNT_DETACH)
-            if ret < 0 and ctypes.get_errno() not in (22,):  # EINVAL: not mounted (retry)
+            _check(lib.setns(ns, CLONE_NEWNS), "setns")
+            ret = lib.umount2(target.encode(), MNT_DETACH)
+            if ret < 0 and errno() not in (22,):  # EINVAL: not mounted (retry)
                 _check(ret, f"umount {target}")
         except BaseException as exc:  # noqa: BLE001
             sys.stderr.write(f"{exc}\n")

@@ -10,7 +10,6 @@ DOCKER_PRIVILEGED=YES, DOCKER_NO_NEW_PRIVILEGES=NO; a disk's MOUNTPOINT sets whe
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import math
@@ -20,8 +19,8 @@ import shlex
 from onedock import names
 from onedock.errors import OneDockError
 from onedock.helper.requests import NicSpec
+from onedock.one import is_digits
 from onedock.one.vm import VM, Disk, Nic
-from onedock.one.xmldoc import is_digits
 
 CONTEXT_MOUNT = "/run/one-context"
 DROP_CAPS = ["NET_RAW", "MKNOD"]
@@ -202,6 +201,8 @@ def spec(vm: VM, cfg) -> dict:
         body["Cmd"] = command
     if entrypoint:
         body["Entrypoint"] = entrypoint
+    import hashlib  # only the actions that build a spec (deploy, resume) pay for OpenSSL
+
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     body["Labels"][LABEL_SPEC] = digest
     return body
