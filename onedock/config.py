@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple
 
 from onedock.errors import OneDockError
 
@@ -25,7 +23,14 @@ def _default_platform() -> str:
     return f"linux/{arch}"
 
 
-class Config(NamedTuple):
+class Config:
+    """The configuration an action or probe runs with: each class attribute is a key's default,
+    an instance holds the values the file sets, and nothing changes it afterwards.
+
+    A plain class: typing.NamedTuple and dataclasses cost a probe a fifth of its start-up
+    (bench/startup.py), and every process builds exactly one of these.
+    """
+
     registry: str = "127.0.0.1:5000"
     registry_insecure: bool = False
     registry_ca: str = ""
@@ -37,7 +42,7 @@ class Config(NamedTuple):
     platform: str = _default_platform()
     frontend: str = ""
     docker_url: str = "ssh://{host}"
-    hosts: Mapping[str, str] = MappingProxyType({})
+    hosts: MappingProxyType[str, str] | dict[str, str] = MappingProxyType({})
     timeout: float = 60.0
     copy_parallel: int = 4
     local_docker: str = "unix:///var/run/docker.sock"
@@ -49,6 +54,27 @@ class Config(NamedTuple):
     probe_timeout: float = 5.0
     ssh_persist: int = 60  # seconds a shared ssh connection to a host outlives its last use
     ssh_config: str = ""  # an ssh_config(5) file for onedock's ssh (identity, port, known hosts)
+
+    def __init__(self, **values) -> None:
+        unknown = sorted(set(values) - set(_TYPES))
+        if unknown:
+            raise TypeError(f"Config has no key {unknown[0]!r}")
+        self.__dict__.update(values)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"Config is read-only (set {name} in onedock.conf)")
+
+    def values(self) -> dict:
+        """Every key with the value in effect, given or default."""
+        return {key: getattr(self, key) for key in _TYPES}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Config) and self.values() == other.values()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Config({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
 
     def engine_url(self, host: str) -> str:
         """Where the Docker engine of an OpenNebula host answers, as seen from this process."""

@@ -381,3 +381,17 @@ def test_a_tampered_cache_entry_for_another_file_is_not_used(conf, cache_dir):
     entry.write_text(json.dumps(data))
     assert load().registry == "reg.example:5000"
     assert path.exists()
+
+
+def test_every_key_has_a_default_of_its_type_and_values_stay_put():
+    cfg = Config()
+    assert set(cfg.values()) == set(config._TYPES)
+    for key, value in cfg.values().items():
+        kind = config._TYPES[key]
+        assert isinstance(value, (tuple, dict, type(config.MappingProxyType({})))
+                          if kind in (list, dict) else kind), key
+    with pytest.raises(AttributeError, match="read-only"):
+        cfg.registry = "elsewhere:5000"
+    with pytest.raises(TypeError, match="registri"):
+        Config(registri="typo:5000")
+    assert Config(registry="a:1") == Config(registry="a:1") != Config(registry="b:1")
