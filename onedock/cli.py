@@ -130,7 +130,7 @@ def driver_main(script: str, argv: list[str] | None = None) -> None:
 
 
 def shim_main(argv: list[str]) -> None:
-    """What a remotes launcher runs (`python -I -m onedock.shim ...`, see onedock.install.remotes):
+    """What a remotes launcher runs (`python -I -c SHIM_CODE ...`, see onedock.install.remotes):
 
     `driver <script> ARGS...` or `probe <group> <probe> <script> ARGS...`; the script's own
     path says which remotes tree (and so which onedock.conf) the action belongs to.
@@ -138,8 +138,14 @@ def shim_main(argv: list[str]) -> None:
     if len(argv) >= 2 and argv[0] == "driver":
         driver_main(argv[1], argv[2:])
     elif len(argv) >= 4 and argv[0] == "probe":
-        sys.exit(probe_main(argv[3], argv[1], argv[2], argv[4:]))
-    sys.exit(_fail("onedock.shim: expected driver <script> ... or probe <group> <probe> "
+        code = probe_main(argv[3], argv[1], argv[2], argv[4:])
+        # a probe has written its files and output and holds no child or thread: the
+        # interpreter's teardown would only add ~2 ms to a process monitord runs every few
+        # seconds on every host
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(_fail("onedock launcher: expected driver <script> ... or probe <group> <probe> "
                    "<script> ... (run it through a remotes launcher)"))
 
 

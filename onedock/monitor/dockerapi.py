@@ -1,18 +1,18 @@
 """The few Engine API GETs the probes make, over a bare socket.
 
-Probes are fresh processes every few seconds. http.client (onedock.engine) imports ssl and the
-email package: about a third of a probe's import time (`python -X importtime`, measured in
-the vm/monitor shim) for one or two GETs to the local engine. An HTTP/1.0 request gets a
-plain body that ends when the engine closes the connection: no chunking, no keep-alive.
-local_docker is unix:// or tcp:// (Config refuses anything else).
+Probes are fresh processes every few seconds, so this imports only what a GET to the local
+engine needs: not onedock.engine.client's connections, nor socket's enum-building wrapper
+(_socket is the same object underneath), nor urllib.parse (and its ipaddress) for a
+percent-encoded query. An HTTP/1.0 request gets a plain body that ends when the engine closes
+the connection: no chunking, no keep-alive. local_docker is unix:// or tcp:// (Config refuses
+anything else).
 """
 
 from __future__ import annotations
 
+import _socket
 import json
-import socket
 import time
-from urllib.parse import quote, urlsplit
 
 from onedock.engine.views import ENGINE_HINT, ContainerInfo, error_message
 from onedock.errors import for_status, unreachable
@@ -31,7 +31,7 @@ class LocalEngine:
         """GET path?query (pairs may repeat a key); the decoded JSON body. One connection each."""
         if query:
             pairs = query.items() if isinstance(query, dict) else query
-            path += "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in pairs)
+            path += "?" + "&".join(f"{k}={_quote(str(v))}" for k, v in pairs)
         budget = self.timeout if timeout is None else timeout
         try:
             status, body = self._exchange(path, budget)
@@ -46,24 +46,30 @@ class LocalEngine:
         query = {"all": "1", "filters": json.dumps({"label": labels})}
         return [ContainerInfo(raw) for raw in self.get("/containers/json", query)]
 
-    def _connect(self, budget: float) -> socket.socket:
-        parts = urlsplit(self.url)
-        if parts.scheme == "unix":
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def _connect(self, budget: float) -> _socket.socket:
+        scheme, _, rest = self.url.partition("://")
+        if scheme == "unix":
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
             sock.settimeout(budget)
             try:
-                sock.connect(parts.path)
+                sock.connect(rest)
             except OSError:
                 sock.close()
                 raise
             return sock
-        if parts.scheme == "tcp":
-            return socket.create_connection((parts.hostname or "", parts.port or 2375), budget)
+        if scheme == "tcp":
+            import socket  # a remote engine's probe: rare enough to pay for the wrapper
+
+            host, _, port = rest.rstrip("/").rpartition(":")
+            if not host or not port.isdigit():
+                host, port = rest.rstrip("/"), "2375"
+            return socket.create_connection((host.strip("[]"), int(port)), budget)
         raise ValueError(f"unsupported Docker engine URL '{self.url}'")
 
     def _exchange(self, path: str, budget: float) -> tuple[int, bytes]:
         deadline = time.monotonic() + budget
-        with self._connect(budget) as sock:
+        sock = self._connect(budget)
+        try:
             sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: onedock\r\n\r\n"
                          .encode())
             chunks, size = [], 0
@@ -80,8 +86,18 @@ class LocalEngine:
                 if size > MAX_BODY:
                     raise ValueError(f"answer to GET {path.partition('?')[0]} exceeds "
                                      f"{MAX_BODY >> 20} MiB")
+        finally:
+            sock.close()
         head, sep, body = b"".join(chunks).partition(b"\r\n\r\n")
         status_line = head.split(b"\r\n", 1)[0].split()
         if not sep or len(status_line) < 2 or not status_line[1].isdigit():
             raise ValueError("not an HTTP answer")
         return int(status_line[1]), body
+
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _quote(text: str) -> str:
+    """Percent-encoding of a query value, as urllib.parse.quote(text, safe="") does."""
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in text.encode())

@@ -50,11 +50,6 @@ def decode_base64(data: bytes | str, what: str) -> bytes:
         raise OneDockError(f"{what} is not valid base64: {exc}") from exc
 
 
-def is_digits(value: str, limit: int = 9) -> bool:
-    """ASCII digits only, bounded: str.isdigit() also takes '²' and 5000-digit strings."""
-    return 0 < len(value) <= limit and value.isascii() and value.isdigit()
-
-
 def text(elem: Element | None, path: str, default: str = "") -> str:
     if elem is None:
         return default
