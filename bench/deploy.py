@@ -60,6 +60,7 @@ from bench.common import docker as docker_cli
 from lab import images as lab_images
 from lab.documents import SERVE, Bridge, vm_xml  # the VM the engine tests deploy, and its command
 from lab.images import purge_vm as purge
+from onedock.install.remotes import SHIM_CODE
 
 RATIO_TARGET = 1.15
 POLL_S = 0.005
@@ -265,7 +266,7 @@ class Lab(RegistryLab):
         xml = vm_xml(vmid, self.source, self.bridge, n, context_disk=-1)
         shim = self.remotes / "vmm" / "onedock" / "deploy"
         proc = subprocess.run(  # what the sh launcher execs, under -X importtime
-            [sys.executable, "-X", "importtime", "-I", "-m", "onedock.shim", "driver", str(shim),
+            [sys.executable, "-X", "importtime", "-I", "-c", SHIM_CODE, "driver", str(shim),
              f"/var/lib/one//datastores/0/{vmid}/deployment.0", HOST, str(vmid), HOST],
             input=xml.encode() + b"\n", capture_output=True, env=self.env, cwd="/")
         purge(self.client, vmid)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import onedock
 from onedock.drivers import datastore, tm, vmm
 from onedock.install import remotes
 
@@ -109,7 +110,9 @@ def test_the_package_interpreter_comes_before_path(tmp_path):
     script.chmod(0o755)
     res = run(script, clean_env(PATH=f"{VENV_BIN}:/usr/bin:/bin"), "42")
     assert res.returncode == 7
-    assert log.read_text().split() == ["-I", "-m", "onedock.shim", "driver", str(script), "42"]
+    # the package's own interpreter runs without site, its package directory given
+    assert log.read_text() == " ".join(["-I", "-S", "-c", remotes.SITE_CODE, remotes.PACKAGE_SITE,
+                                        "driver", str(script), "42"]) + "\n"
 
 
 def test_hostile_python_paths_are_refused():
@@ -118,3 +121,27 @@ def test_hostile_python_paths_are_refused():
             remotes.launcher("x", "driver", bad)
     text = remotes.launcher("x", "driver", "/opt/my python/bin/python3")
     assert "'/opt/my python/bin/python3'" in text  # quoted for sh
+
+
+def test_only_known_interpreters_run_without_site_and_the_caller_cannot_say_where(tmp_path):
+    """The front-end's own interpreter runs with -S and its package directories; one found on
+    PATH keeps site, and a SITE in the caller's environment is not taken as directories."""
+    tree = write(tmp_path)
+    shim = (tree / "tm" / "onedock" / "delete").read_text()
+    assert "-I -S -c" in shim and f"SITE={remotes._site_dirs(str(Path(onedock.__file__).parent))}" \
+        in shim.replace("'", "")
+    stand_in = tmp_path / "bin" / "python3"
+    stand_in.parent.mkdir()
+    log = tmp_path / "used"
+    stand_in.write_text(f"#!/bin/sh\n[ \"$1 $2\" = '-I -c' ] && [ \"$3\" = 'import onedock' ] "
+                        f"&& exit 0\necho \"$@\" > {log}\nexit 7\n")
+    stand_in.chmod(0o755)
+    script = tmp_path / "stat"
+    script.write_text(remotes.launcher("datastore action 'stat'", "driver",
+                                       "/nonexistent/bin/python3",
+                                       package="/nonexistent/onedock/bin/python3"))
+    script.chmod(0o755)
+    res = run(script, clean_env(PATH=f"{stand_in.parent}:/usr/bin:/bin", SITE="/tmp/evil"), "1")
+    assert res.returncode == 7
+    assert log.read_text().split(" ")[:3] == ["-I", "-c", remotes.SHIM_CODE.split(" ")[0]]
+    assert "/tmp/evil" not in log.read_text()
