@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from onedock import names, tarball
 from onedock.errors import NoCpuQuota, OneDockError
-from onedock.helper.root import check_bridges  # unprivileged: sysfs, else netlink
+from onedock.helper.client import check_bridges
 from onedock.host.spec import LABEL_IPS
 from onedock.one.vm import VM
 

@@ -16,6 +16,8 @@ import pytest
 STDLIB_HTTP = {"http.client", "email", "ssl"}
 # what only some actions need: each imports it where it is used
 ONE_ACTION = {"tarfile", "concurrent.futures", "pathlib"}
+# the config is parsed once per change of the file, not by every process (config._Cache)
+ONE_ACTION |= {"tomllib", "hashlib", "ctypes"}
 
 # entry point -> modules it must not load
 BUDGET = {
@@ -27,7 +29,7 @@ BUDGET = {
     # engine's views (which import nothing) but not its client
     "onedock.monitor.probes": {"http.client", "ssl", "email", "tarfile", "onedock.engine.client",
                                "onedock.transport", "onedock.registry", "onedock.host.staging",
-                               "jinja2"},
+                               "jinja2", "tomllib", "dataclasses", "typing"},
     "onedock.host.execution": {"http.client", "ssl", "onedock.config", "onedock.registry"},
     # VMM actions on a host: no registry client, no staging, no templates, no docker SDK
     "onedock.drivers.vmm": {"onedock.registry.client", "onedock.host.staging", "jinja2",
@@ -36,9 +38,10 @@ BUDGET = {
     "onedock.drivers.tm": {"onedock.helper", "jinja2", "docker", "onedock.install",
                            "onedock.host.vm_container", *STDLIB_HTTP, *ONE_ACTION},
     "onedock.drivers.datastore": {"onedock.helper", "onedock.host", "jinja2", "docker",
+                                  "onedock.engine.client",
                                   "onedock.install", *STDLIB_HTTP, *ONE_ACTION},
     # what a launcher execs first: argparse and the drivers only when an action needs them
-    "onedock.shim": {"argparse", "onedock.config", "onedock.drivers", "http.client"},
+    "onedock.cli": {"argparse", "onedock.config", "onedock.drivers", "http.client", "runpy"},
 }
 
 
@@ -62,3 +65,30 @@ def test_entry_point_loads_nothing_it_does_not_use(module):
     over = sorted(name for name in found for banned in BUDGET[module]
                   if name == banned or name.startswith(banned + "."))
     assert over == [], f"{module} loads {over}"
+
+
+# what a probe process may load while it runs, beyond its imports: the engine is reached over a
+# bare socket and monitord's XML read with expat (probes run every few seconds on every host)
+PROBE_RUN_BANS = {"typing", "xml.etree", "defusedxml", "urllib", "socket", "tomllib",
+                  "onedock.one.xmldoc", "onedock.engine.client", "onedock.registry"}
+
+
+@pytest.mark.parametrize("probe", ["status", "monitor"])
+def test_a_probe_process_loads_only_what_it_uses(tmp_path, probe):
+    conf = tmp_path / "onedock.conf"
+    conf.write_text(f'local_docker = "unix://{tmp_path}/no-engine.sock"\n'
+                    f'state_dir = "{tmp_path}/state"\n')
+    script = tmp_path / "im" / "onedock-probes.d" / "vm" / probe / "p"
+    code = (f"import sys, json; sys.path[:0] = {PATHS!r}; "
+            "from onedock.cli import probe_main; "
+            f"probe_main({str(script)!r}, 'vm', {probe!r}, ['onedock', '3', 'node01']); "
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)")
+    for _ in range(2):  # the second run finds the parsed config cached, as every later one
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
+                              text=True, timeout=60, input="<MONITOR_CONFIGURATION/>",
+                              env={"ONEDOCK_CONF": str(conf), "PATH": "/usr/bin:/bin"})
+    assert "unreachable" in done.stderr  # it ran as far as the engine, which is not there
+    found = json.loads(done.stderr.strip().splitlines()[-1])
+    over = sorted(name for name in found for banned in PROBE_RUN_BANS
+                  if name == banned or name.startswith(banned + "."))
+    assert over == [], f"vm/{probe} loads {over}"
