@@ -46,30 +46,28 @@ class LocalEngine:
         query = {"all": "1", "filters": json.dumps({"label": labels})}
         return [ContainerInfo(raw) for raw in self.get("/containers/json", query)]
 
-    def _connect(self, budget: float) -> _socket.socket:
+    def _open(self, budget: float) -> tuple[_socket.socket, str]:
+        """(socket, unix path to connect it to, '' when it is connected already)."""
         scheme, _, rest = self.url.partition("://")
         if scheme == "unix":
             sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
             sock.settimeout(budget)
-            try:
-                sock.connect(rest)
-            except OSError:
-                sock.close()
-                raise
-            return sock
+            return sock, rest
         if scheme == "tcp":
             import socket  # a remote engine's probe: rare enough to pay for the wrapper
 
             host, _, port = rest.rstrip("/").rpartition(":")
             if not host or not port.isdigit():
                 host, port = rest.rstrip("/"), "2375"
-            return socket.create_connection((host.strip("[]"), int(port)), budget)
+            return socket.create_connection((host.strip("[]"), int(port)), budget), ""
         raise ValueError(f"unsupported Docker engine URL '{self.url}'")
 
     def _exchange(self, path: str, budget: float) -> tuple[int, bytes]:
         deadline = time.monotonic() + budget
-        sock = self._connect(budget)
+        sock, path_to = self._open(budget)
         try:
+            if path_to:
+                sock.connect(path_to)
             sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: onedock\r\n\r\n"
                          .encode())
             chunks, size = [], 0
