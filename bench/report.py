@@ -29,6 +29,7 @@ RUNS = {
     "image_path": ([], ["--reps", "2", "--warm", "6"]),
     "deploy": (["--runs", "10"], ["--runs", "4", "--no-importtime"]),
     "monitor": ([], ["--counts", "10,50", "--runs", "2"]),
+    "backup": ([], ["--runs", "1", "--volume-mb", "20"]),
     "sandbox": ([], None),  # LXD: the full run only (the tests bring it up in CI anyway)
 }
 
@@ -172,6 +173,13 @@ def summary(st: dict, ip: dict, dp: dict, mo: dict, mc: dict) -> str:
         f"{mo['overall_slope_ms_per_vm']['docker_stats']:.2f} ms | | ≤ "
         f"{mo['flat_limit_ms_per_vm']} ms: {met(mo['flat']['inproc_cycle'])} |",
     ]
+    backup = RESULTS / "backup.json"
+    if backup.exists():
+        bk = json.loads(backup.read_text())
+        lines.append(f"| Live backup, VM with a {bk['volume_mb']} MB volume (TM prebackup_live)"
+                     f" | {bk['onedock_s']:.2f} s, VM paused {bk['paused_median_s']:.2f} s | "
+                     f"`docker commit`+`export`+`tar` {bk['docker_s']:.2f} s | "
+                     f"{bk['ratio']:.2f}× | — |")
     sandbox = RESULTS / "sandbox.json"
     if sandbox.exists():
         for row in json.loads(sandbox.read_text()):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from onedock import names, registries, tarball
 from onedock.config import Config
@@ -16,6 +17,9 @@ from onedock.errors import OneDockError
 from onedock.host.staging import Host
 from onedock.host.vm_dir import remove_local
 from onedock.one.transfer import HostPath, host_path, number, source, vm_dir, vm_disk
+
+if TYPE_CHECKING:
+    from onedock.host.backup import HostBackup
 
 TAG = "latest"
 ACTIONS = Actions()
@@ -289,48 +293,55 @@ def resize(cfg: Config, path: str, size: str, vmid: str, _dsid: str) -> str:
     raise OneDockError(RESIZE_REFUSAL, hint=RESIZE_HINT)
 
 
-BACKUP_REFUSAL = "backups of onedock VMs are not supported yet"
-BACKUP_HINT = ("save the disks as images instead (onevm disk-saveas, into the private "
-               "registry) or back up the registry's storage")
-
-
-def _drain_stdin() -> None:
-    """one_vmm_exec writes the <VM> document to the step's stdin: read it, so it never blocks."""
-    if sys.stdin is not None and not sys.stdin.isatty():
-        sys.stdin.buffer.read()
+BACKUP_REFUSAL = "in-place restore of onedock VMs is not supported yet"
+BACKUP_HINT = ("restore the backup into new images instead (oneimage restore) or save the disks "
+               "as images (onevm disk-saveas)")
 
 
 BACKUP = "host:sysdir disks deploy_id bj_id vmid dsid"  # digest §12; bj_id may be "-"
 
 
-def _backup_args(path: str, vmid: str) -> int:
-    """The VM's id, once its directory argument is checked."""
-    vmid_ = number(vmid, "vmid")
-    vm_dir(host_path(path, "path"), vmid_)
-    return vmid_
+def _backup(cfg: Config, path: str, disks: str, vmid: str, vm: bool = True) -> HostBackup:
+    """The backup of the VM named by oned's argv, whose document the step gets on stdin."""
+    from onedock.host.backup import HostBackup
+    from onedock.one.transfer import backup_step
+
+    document = sys.stdin.buffer.read() if sys.stdin else b""  # read, so the writer never blocks
+    step = backup_step(path, disks, vmid, document if vm else None)
+    return HostBackup(Host(cfg, step.host), step)
 
 
-@ACTIONS(BACKUP, names=("prebackup", "prebackup_live"))
-def prebackup(cfg: Config, path: str, _disks: str, _deploy_id: str, _job: str, vmid: str,
+@ACTIONS(BACKUP)
+def prebackup(cfg: Config, path: str, disks: str, _deploy: str, _job: str, vmid: str,
               _dsid: str) -> str:
-    _drain_stdin()
-    _backup_args(path, vmid)
-    raise OneDockError(BACKUP_REFUSAL, hint=BACKUP_HINT)
+    """A powered-off VM: its disks as the stock backup datastores collect them."""
+    _backup(cfg, path, disks, vmid).write(live=False)
+    return ""
+
+
+@ACTIONS(BACKUP)
+def prebackup_live(cfg: Config, path: str, disks: str, _deploy: str, _job: str, vmid: str,
+                   _dsid: str) -> str:
+    """A running VM, paused only while its layer is committed and its volumes are read."""
+    _backup(cfg, path, disks, vmid).write(live=True)
+    return ""
 
 
 @ACTIONS(BACKUP, names=("postbackup", "postbackup_live"))
-def postbackup(cfg: Config, path: str, _disks: str, _deploy_id: str, _job: str, vmid: str,
+def postbackup(cfg: Config, path: str, disks: str, _deploy: str, _job: str, vmid: str,
                _dsid: str) -> str:
-    """oned runs this after a failed prebackup too, and a failure here fails the backup: like
-    the stock post scripts it succeeds (on arguments that are oned's)."""
-    _drain_stdin()
-    _backup_args(path, vmid)
+    """oned runs this after a failed prebackup too, and a failure here fails a backup that
+    was stored: like the stock post scripts it reports and succeeds."""
+    backup = _backup(cfg, path, disks, vmid, vm=False)
+    try:
+        backup.finish(live=True)
+    except OneDockError as exc:
+        sys.stderr.write(f"postbackup: {exc}\n")
     return ""
 
 
 @ACTIONS("host:sysdir vmid image_id increment_id disk_id")
 def restore(cfg: Config, path: str, vmid: str, *_: str) -> str:
     vm_dir(host_path(path, "path"), number(vmid, "vmid"))
-    raise OneDockError(f"{BACKUP_REFUSAL}, so there is no backup to restore a VM from",
-                       hint=BACKUP_HINT)
+    raise OneDockError(BACKUP_REFUSAL, hint=BACKUP_HINT)
 

@@ -139,7 +139,7 @@ class Engine:
         )
         self._drain(resp, f"import {repo}:{tag}")
 
-    def commit(self, container: str, repo: str, tag: str) -> str:
+    def commit(self, container: str, repo: str, tag: str, pause: bool = True) -> str:
         """Commit a VM's container, blanking the context it got as environment.
 
         Context values (passwords, tokens, keys) must not travel into images that other VMs
@@ -148,7 +148,8 @@ class Engine:
         info = self.container_inspect(container)
         labels = info.labels if info is not None else {}
         names = [n for n in labels.get(LABEL_CONTEXT_ENV, "").split(",") if n]
-        query = [("container", container), ("repo", repo), ("tag", tag), ("pause", "true")]
+        query = [("container", container), ("repo", repo), ("tag", tag),
+                 ("pause", "true" if pause else "false")]
         query += [("changes", f"ENV {name}=") for name in names]
         resp = self.request("POST", f"/commit?{urlencode(query)}", json_body={})
         return json.loads(resp.body)["Id"]
@@ -190,6 +191,17 @@ class Engine:
     def kill(self, name: str) -> None:
         with contextlib.suppress(Conflict):  # not running: already what a kill wants
             self.request("POST", f"/containers/{_q(name)}/kill")
+
+    def pause(self, name: str) -> None:
+        self.request("POST", f"/containers/{_q(name)}/pause")
+
+    def unpause(self, name: str) -> None:
+        with contextlib.suppress(Conflict):  # not paused: already what an unpause wants
+            self.request("POST", f"/containers/{_q(name)}/unpause")
+
+    def export(self, name: str) -> Response:
+        """The container's whole filesystem as a streaming tar."""
+        return self.request("GET", f"/containers/{_q(name)}/export", stream=True)
 
     def restart(self, name: str, timeout: int) -> None:
         self.request("POST", f"/containers/{_q(name)}/restart", query={"t": timeout})

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from onedock.errors import OneDockError
 from onedock.registry.reference import validate_repository
+
+if TYPE_CHECKING:
+    from onedock.one.vm import VM
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
@@ -88,3 +91,32 @@ def source(arg: str) -> str:
     _, sep, rest = arg.partition(":")
     repo = rest if sep else arg
     return validate_repository(repo, "image SOURCE")
+
+
+class BackupStep(NamedTuple):
+    """One of the three steps of a backup (prebackup, the datastore's backup, postbackup):
+    argv `<host>:<sysdir> <disks> <deploy_id> <bj_id> <vmid> <dsid>`, the VM on stdin."""
+    host: str
+    sysdir: str
+    vmid: int
+    disk_ids: list[int]
+    vm: VM | None  # None where the step needs no more than its argv (postbackup)
+    document: bytes
+
+
+def backup_step(path: str, disks: str, vmid: str, document: bytes | None) -> BackupStep:
+    from onedock.one.vm import parse_vm
+
+    vmid_ = number(vmid, "vmid")
+    where = host_path(path, "path")
+    sysdir = vm_dir(where, vmid_)
+    ids = [number(d, "disk id") for d in disks.split(":")] if disks not in ("", "-") else []
+    if document is None:
+        return BackupStep(where.host, sysdir, vmid_, ids, None, b"")
+    vm = parse_vm(document, "VM document on stdin")
+    if vm.id != vmid_:
+        raise OneDockError(f"the VM document on stdin is VM {vm.id}'s, not VM {vmid_}'s")
+    if vm.backup_mode == "INCREMENT":
+        raise OneDockError("incremental backups of onedock VMs are not supported",
+                           hint="set BACKUP_CONFIG/MODE=FULL (onevm updateconf)")
+    return BackupStep(where.host, sysdir, vmid_, ids, vm, document)

@@ -45,6 +45,7 @@ class VM(NamedTuple):
     hostname: str
     boot: str = ""
     context_disk: int = -1
+    backup_mode: str = ""  # BACKUPS/BACKUP_CONFIG/MODE: FULL or INCREMENT (6.6+)
 
     def nic_context(self, nic_id: int, key: str) -> str:
         return self.context.get(f"ETH{nic_id}_{key}", "")
@@ -97,6 +98,7 @@ def _vm(doc: Element, what: str) -> VM:
         hostname=text(history, "HOSTNAME"),
         boot=text(tmpl, "OS/BOOT"),
         context_disk=integer(tmpl, "CONTEXT/DISK_ID", what, -1),
+        backup_mode=text(doc, "BACKUPS/BACKUP_CONFIG/MODE").upper(),
     )
 
 

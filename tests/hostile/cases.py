@@ -253,7 +253,7 @@ for _action in ("prebackup", "prebackup_live", "postbackup", "postbackup_live"):
     inject("tm", _action, "vmid", _argv, 4, "@V@{p}")
     argc("tm", _action, _argv)
     if _action.startswith("pre"):
-        add("tm", _action, "valid", _argv)  # refused: backups are not supported
+        add("tm", _action, "valid", _argv)  # refused: no VM document on stdin
 
 _argv = [f"{HOST}:{SYS}/@V@", "@V@", "7", "-1", "-1"]
 inject("tm", "restore", "dir_host", _argv, 0, f"{HOST}{{p}}:{SYS}/@V@")

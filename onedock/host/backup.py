@@ -1,0 +1,215 @@
+"""A VM's backup on its host, in the layout OpenNebula's stock backup datastores (rsync, restic)
+collect from there (digest §12.3), so they work with onedock VMs unchanged:
+
+    <sysdir>/backup/vm.xml       the VM document, base64 as Ruby's Base64.encode64 writes it
+    <sysdir>/backup/disk.<N>.0   the root disk: the container's filesystem with its writable
+                                 layer, as a tar; a volume disk: a tar of its tree
+
+A live backup (prebackup_live) pauses the container only while its writable layer is committed
+and its volumes are read, then exports the committed image at leisure; how long the VM was
+paused goes to stderr, which oned keeps in the VM's log. Every object a killed run may leave
+behind (the committed image, the export container, the spool directory, the backup directory,
+a pause) has a fixed name, so the next run and postbackup find and remove it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+
+from onedock import names
+from onedock.errors import OneDockError
+from onedock.host.spec import boot_disk
+from onedock.host.staging import Host
+from onedock.one.transfer import BackupStep
+from onedock.state import private_dir
+
+BACKUP_DIR = "backup"  # below the VM's directory on the host, as the stock TMs make it
+MOUNT = "/onedock-vm-dir"  # where the export container sees the VM's directory
+BLOCK = 1 << 20
+
+
+def _image_tag(vmid: int) -> str:
+    return f"{names.container(vmid)}:backup"
+
+
+def _export_name(vmid: int) -> str:
+    return f"{names.container(vmid)}-backup"
+
+
+def vm_xml(document: bytes) -> bytes:
+    """Base64 with a newline every 60 characters, then echo's newline (tm/qcow2/prebackup)."""
+    text = base64.b64encode(document)
+    return b"".join(text[i:i + 60] + b"\n" for i in range(0, len(text), 60)) + b"\n"
+
+
+class HostBackup:
+    def __init__(self, host: Host, step: BackupStep):
+        self.host = host
+        self.engine = host.engine
+        self.vm = step.vm
+        self.vmid = step.vmid
+        self.document = step.document
+        self.sysdir = step.sysdir.rstrip("/")
+        self.disk_ids = step.disk_ids
+        self.name = names.container(step.vmid)
+        self.spool = os.path.join(host.cfg.state_dir, f"backup-{step.vmid}")
+
+    # -- prebackup ------------------------------------------------------------------------
+
+    def write(self, live: bool) -> float:
+        """Capture the disks and write the host's backup directory; returns seconds paused."""
+        info = self.engine.container_inspect(self.name)
+        if info is None:
+            raise OneDockError(f"VM {self.vmid}: its container {self.name} is not on "
+                               f"{self.host.name}", hint="is the VM deployed with onedock?")
+        root, volumes = self._disks()
+        self.clean()
+        private_dir(self.host.cfg.state_dir)
+        os.makedirs(self.spool, mode=0o700)
+        try:
+            paused = self._capture(root, volumes, live and info.running)
+            if root is not None:
+                self._export(os.path.join(self.spool, f"disk.{root}.0"))
+            self._upload()
+        except BaseException:
+            self.clean()
+            raise
+        shutil.rmtree(self.spool, ignore_errors=True)
+        return paused
+
+    def _disks(self) -> tuple[int | None, list[tuple[int, str]]]:
+        assert self.vm is not None, "a backup is written from the VM's document"
+        boot = boot_disk(self.vm).disk_id
+        root, volumes = None, []
+        for disk_id in self.disk_ids:
+            if disk_id == boot:
+                root = disk_id
+                continue
+            volume = names.volume(self.vmid, disk_id)
+            if self.engine.volume_inspect(volume) is None:
+                raise OneDockError(f"VM {self.vmid}: disk {disk_id} is neither its root disk nor "
+                                   f"a volume on {self.host.name} ({volume} missing)")
+            volumes.append((disk_id, volume))
+        return root, volumes
+
+    def _capture(self, root: int | None, volumes: list[tuple[int, str]], pause: bool) -> float:
+        """The root layer committed and the volumes spooled, the container paused meanwhile."""
+        cancelled = signal.signal(signal.SIGTERM, _cancel)  # backup_cancel: unpause first
+        started = time.monotonic()
+        if pause:
+            self.engine.pause(self.name)
+        try:
+            if root is not None:
+                self.engine.commit(self.name, *_image_tag(self.vmid).split(":"), pause=False)
+            for disk_id, volume in volumes:
+                with self.host.read_volume(volume) as stream, \
+                        open(os.path.join(self.spool, f"disk.{disk_id}.0"), "wb") as out:
+                    _copy(stream, out)
+        finally:
+            if pause:
+                self.engine.unpause(self.name)
+            signal.signal(signal.SIGTERM, cancelled)
+        took = time.monotonic() - started
+        if pause:
+            sys.stderr.write(f"VM {self.vmid} paused {took:.2f} s for a consistent backup\n")
+        return took if pause else 0.0
+
+    def _export(self, path: str) -> None:
+        """The committed image's filesystem, all layers merged, through a never-started
+        container."""
+        config = {"Image": _image_tag(self.vmid), "Cmd": ["none"], "Entrypoint": [],
+                  "NetworkDisabled": True, "Labels": {names.LABEL_ROLE: "helper"},
+                  "HostConfig": {"NetworkMode": "none"}}
+        cid = self.engine.create_container(_export_name(self.vmid), config)
+        try:
+            with open(path, "wb") as out:
+                _copy(self.engine.export(cid), out)
+        finally:
+            self.engine.remove_container(cid, force=True)
+            self.engine.remove_image(_image_tag(self.vmid), force=True)
+
+    def _upload(self) -> None:
+        """vm.xml and the spooled disks into <sysdir>/backup on the host, owned by this user
+        (the backup datastore reads them as oneadmin, postbackup removes them as oneadmin)."""
+        files = sorted(f for f in os.listdir(self.spool) if f.startswith("disk."))
+        config = {"Image": self.host.scratch(), "Cmd": ["none"], "NetworkDisabled": True,
+                  "Labels": {names.LABEL_ROLE: "helper"},
+                  "HostConfig": {"NetworkMode": "none",
+                                 "Binds": [f"{os.path.normpath(self.sysdir)}:{MOUNT}"]}}
+        reader, writer = os.pipe()
+        failed: list[BaseException] = []
+
+        def produce() -> None:
+            import tarfile  # only the backup actions pay for it
+
+            try:
+                with os.fdopen(writer, "wb") as pipe, \
+                        tarfile.open(fileobj=pipe, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                    tar.addfile(self._entry(tarfile, BACKUP_DIR, tarfile.DIRTYPE, 0o700))
+                    data = vm_xml(self.document)
+                    tar.addfile(self._entry(tarfile, f"{BACKUP_DIR}/vm.xml", tarfile.REGTYPE,
+                                            0o600, len(data)), io.BytesIO(data))
+                    for name in files:
+                        path = os.path.join(self.spool, name)
+                        with open(path, "rb") as handle:
+                            tar.addfile(self._entry(tarfile, f"{BACKUP_DIR}/{name}",
+                                                    tarfile.REGTYPE, 0o600,
+                                                    os.fstat(handle.fileno()).st_size), handle)
+            except BaseException as exc:  # noqa: BLE001 - the sender reports it
+                failed.append(exc)
+
+        cid = self.engine.create_container("", config)
+        thread = threading.Thread(target=produce, daemon=True)
+        try:
+            thread.start()
+            with os.fdopen(reader, "rb") as body:
+                self.engine.put_archive(cid, MOUNT, body)
+            thread.join()
+        finally:
+            self.engine.remove_container(cid, force=True)
+        if failed:
+            raise OneDockError(f"VM {self.vmid}: writing the backup failed: {failed[0]}")
+
+    @staticmethod
+    def _entry(tarfile, name: str, kind: bytes, mode: int, size: int = 0):
+        info = tarfile.TarInfo(name)
+        info.type, info.mode, info.size, info.mtime = kind, mode, size, int(time.time())
+        info.uid, info.gid = os.getuid(), os.getgid()
+        return info
+
+    # -- postbackup and retries -----------------------------------------------------------
+
+    def clean(self) -> None:
+        """What a backup of this VM leaves, whatever point it reached: removed."""
+        shutil.rmtree(self.spool, ignore_errors=True)
+        with contextlib.suppress(OneDockError):
+            self.engine.remove_container(_export_name(self.vmid), force=True)
+        with contextlib.suppress(OneDockError):
+            self.engine.remove_image(_image_tag(self.vmid), force=True)
+        self.host.remove_dir(f"{self.sysdir}/{BACKUP_DIR}")
+
+    def finish(self, live: bool) -> None:
+        """postbackup: clean up; a live backup's VM is running again (a killed prebackup may
+        have left it paused; during a backup oned never has it SUSPENDED)."""
+        if live:
+            info = self.engine.container_inspect(self.name)
+            if info is not None and info.status == "paused":
+                self.engine.unpause(self.name)
+        self.clean()
+
+
+def _cancel(*_) -> None:
+    raise OneDockError("backup cancelled")
+
+
+def _copy(stream, out) -> None:
+    while chunk := stream.read(BLOCK):
+        out.write(chunk)

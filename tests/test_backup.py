@@ -1,0 +1,146 @@
+"""Backups of onedock VMs into the stock backup datastores (rsync, restic): TM prebackup,
+prebackup_live, postbackup and postbackup_live with oned's argv and stdin (digest §12), against
+the real engine. The host is this machine, so the layout the datastore would collect is read
+here from <sysdir>/backup."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import signal
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.documents import vm_xml
+from tests.conftest import HOST
+from tests.helpers import disk
+from tests.test_vmm import deploy
+
+SYS = Path("/var/lib/one/datastores/0")
+
+
+def _argv(vmid: int, disks: str = "0:2") -> list[str]:
+    return [f"{HOST}:/var/lib/one//datastores/0/{vmid}", disks, f"one-{vmid}", "-", str(vmid),
+            "0"]
+
+
+@pytest.fixture
+def running(shims, bridges, staged, image_source, docker_client):
+    """A running VM with a file in its root disk and one in its datablock (disk.2 at /data)."""
+    vmid = staged
+    assert shims.tm("mkimage", "16", "raw", disk(vmid, 2), str(vmid), "0").rc == 0
+    xml = vm_xml(vmid, image_source, bridges[0], 31,
+                 extra_disks=[(2, "vdb", {"MOUNTPOINT": "/data"})])
+    res = deploy(shims, vmid, xml)
+    assert res.rc == 0, res.stderr
+    box = docker_client.containers.get(f"one-{vmid}")
+    assert box.exec_run(["sh", "-c", "echo in-root > /root/rootfile && "
+                                     "echo in-volume > /data/f"]).exit_code == 0
+    yield vmid, xml.encode(), box
+    shutil.rmtree(SYS / str(vmid), ignore_errors=True)
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    with tarfile.open(path) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def _nothing_left(docker_client, vmid: int) -> None:
+    assert not (SYS / str(vmid) / "backup").exists()
+    assert not docker_client.images.list(filters={"reference": f"one-{vmid}:backup"})
+    assert not docker_client.containers.list(all=True, filters={"name": f"one-{vmid}-backup"})
+
+
+def test_a_live_backup_leaves_the_stock_layout_and_the_vm_running(shims, running,
+                                                                   docker_client):
+    vmid, document, box = running
+    res = shims.tm("prebackup_live", *_argv(vmid), stdin=document)
+    assert res.rc == 0, res.stderr
+    assert f"VM {vmid} paused" in res.stderr
+    paused = float(res.stderr.split(" paused ")[1].split()[0])
+    backup = SYS / str(vmid) / "backup"
+    assert sorted(p.name for p in backup.iterdir()) == ["disk.0.0", "disk.2.0", "vm.xml"]
+    raw = (backup / "vm.xml").read_bytes()
+    assert all(len(line) <= 60 for line in raw.splitlines()) and raw.endswith(b"\n\n")
+    assert base64.b64decode(raw) == document
+    root = _members(backup / "disk.0.0")
+    assert root["root/rootfile"] == b"in-root\n"
+    assert "bin/busybox" in root or "bin/sh" in root  # the image's layers, merged
+    assert _members(backup / "disk.2.0")["volume/f"] == b"in-volume\n"
+    box.reload()
+    assert box.status == "running"
+    print(f"live backup: VM paused {paused:.3f} s")
+
+    res = shims.tm("postbackup_live", *_argv(vmid), stdin=document)
+    assert (res.rc, res.stdout, res.stderr) == (0, "", "")
+    _nothing_left(docker_client, vmid)
+    res = shims.tm("postbackup_live", *_argv(vmid), stdin=document)  # nothing to clean
+    assert (res.rc, res.stdout, res.stderr) == (0, "", "")
+
+
+def test_a_powered_off_backup_and_one_of_only_the_volume(shims, running, docker_client):
+    vmid, document, box = running
+    assert shims.vmm("shutdown", f"one-{vmid}", HOST, str(vmid), HOST).rc == 0
+    res = shims.tm("prebackup", *_argv(vmid, "2"), stdin=document)
+    assert (res.rc, res.stderr) == (0, ""), res.stderr
+    backup = SYS / str(vmid) / "backup"
+    assert sorted(p.name for p in backup.iterdir()) == ["disk.2.0", "vm.xml"]
+    assert shims.tm("postbackup", *_argv(vmid, "2"), stdin=document).rc == 0
+    _nothing_left(docker_client, vmid)
+
+
+def test_refusals_are_one_line_and_leave_nothing(shims, running, docker_client, new_id):
+    vmid, document, box = running
+    increment = document.replace(b"</VM>", b"<BACKUPS><BACKUP_CONFIG><MODE>INCREMENT</MODE>"
+                                 b"</BACKUP_CONFIG></BACKUPS></VM>")
+    res = shims.tm("prebackup_live", *_argv(vmid), stdin=increment)
+    assert res.rc == 1 and "incremental backups" in res.error_line
+    res = shims.tm("prebackup_live", *_argv(vmid, "0:7"), stdin=document)
+    assert res.rc == 1 and "disk 7" in res.error_line
+    other = new_id()
+    res = shims.tm("prebackup_live", *_argv(other), stdin=document)
+    assert res.rc == 1 and f"not VM {other}'s" in res.error_line
+    gone = document.replace(f"<ID>{vmid}</ID>".encode(), f"<ID>{other}</ID>".encode(), 1)
+    res = shims.tm("prebackup_live", *_argv(other), stdin=gone)
+    assert res.rc == 1 and "is not on" in res.error_line
+    for leftover in (vmid, other):
+        _nothing_left(docker_client, leftover)
+    box.reload()
+    assert box.status == "running"
+
+
+def test_a_killed_live_backup_then_postbackup_leaves_the_vm_running(shims, running,
+                                                                     docker_client):
+    """oned runs postbackup after a failed (or cancelled) prebackup: it must unpause."""
+    vmid, document, box = running
+    script = shims.script("tm", "prebackup_live")
+    for delay in (0.15, 0.3, 0.5):
+        proc = subprocess.Popen([str(script), *_argv(vmid)], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=shims.env, cwd="/")
+        proc.stdin.write(document)
+        proc.stdin.close()
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        res = shims.tm("postbackup_live", *_argv(vmid), stdin=document)
+        assert (res.rc, res.stderr) == (0, ""), res.stderr
+        box.reload()
+        assert box.status == "running"
+        _nothing_left(docker_client, vmid)
+    res = shims.tm("prebackup_live", *_argv(vmid), stdin=document)  # and a retry works
+    assert res.rc == 0, res.stderr
+    assert shims.tm("postbackup_live", *_argv(vmid), stdin=document).rc == 0
+
+
+def test_vm_xml_is_written_as_ruby_base64_encodes_it():
+    from onedock.host.backup import vm_xml as encode
+
+    data = b"<VM>" + b"x" * 100 + b"</VM>"
+    text = encode(data)
+    assert text.split(b"\n")[0] == base64.b64encode(data)[:60]
+    assert base64.b64decode(text) == data and text.endswith(b"=\n\n")
