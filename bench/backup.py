@@ -54,18 +54,18 @@ def _vm(lab: Lab, volume_mb: int) -> tuple[int, bytes]:
 
 def docker_capture(vmid: int, image: str, spool: Path) -> float:
     name, started = f"one-{vmid}", time.perf_counter()
-    docker("commit", name, f"odbench-backup:{vmid}")
-    docker("create", "--name", f"odbench-backup-{vmid}", f"odbench-backup:{vmid}", "none")
-    docker("export", "-o", str(spool / "root.tar"), f"odbench-backup-{vmid}")
-    with open(spool / "volume.tar", "wb") as out:
-        subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint",
-                        "/bin/busybox", "-v", f"one-{vmid}-disk.2:/volume:ro", image, "tar",
-                        "cf", "-", "-C", "/", "volume"],
-                       stdout=out, check=True)
-    took = time.perf_counter() - started
-    docker("rm", "-f", f"odbench-backup-{vmid}")
-    docker("rmi", f"odbench-backup:{vmid}")
-    return took
+    try:
+        docker("commit", name, f"odbench-backup:{vmid}")
+        docker("create", "--name", f"odbench-backup-{vmid}", f"odbench-backup:{vmid}", "none")
+        docker("export", "-o", str(spool / "root.tar"), f"odbench-backup-{vmid}")
+        with open(spool / "volume.tar", "wb") as out:
+            subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint",
+                            "/bin/busybox", "-v", f"one-{vmid}-disk.2:/volume:ro", image, "tar",
+                            "cf", "-", "-C", "/", "volume"], stdout=out, check=True)
+        return time.perf_counter() - started
+    finally:
+        docker("rm", "-f", f"odbench-backup-{vmid}", check=False)
+        docker("rmi", f"odbench-backup:{vmid}", check=False)
 
 
 def onedock_backup(lab: Lab, vmid: int, xml: bytes) -> tuple[float, float, int]:

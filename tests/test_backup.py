@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from lab.documents import vm_xml
-from tests.conftest import HOST
-from tests.helpers import disk
+from tests.conftest import FRONTEND, HOST
+from tests.helpers import disk, purge
 from tests.test_vmm import deploy
 
 SYS = Path("/var/lib/one/datastores/0")
@@ -52,7 +52,8 @@ def _members(path: Path) -> dict[str, bytes]:
 def _nothing_left(docker_client, vmid: int) -> None:
     assert not (SYS / str(vmid) / "backup").exists()
     assert not docker_client.images.list(filters={"reference": f"one-{vmid}:backup"})
-    assert not docker_client.containers.list(all=True, filters={"name": f"one-{vmid}-backup"})
+    assert not docker_client.containers.list(all=True, filters={"label": [
+        f"org.opennebula.onedock.vmid={vmid}", "org.opennebula.onedock.role=helper"]})
 
 
 def test_a_live_backup_leaves_the_stock_layout_and_the_vm_running(shims, running,
@@ -144,3 +145,45 @@ def test_vm_xml_is_written_as_ruby_base64_encodes_it():
     text = encode(data)
     assert text.split(b"\n")[0] == base64.b64encode(data)[:60]
     assert base64.b64decode(text) == data and text.endswith(b"=\n\n")
+
+
+def test_a_backup_becomes_images_a_new_vm_boots_from(shims, running, bridges, new_id,
+                                                      docker_client, monkeypatch):
+    """What `oneimage restore` does with the files (under a real oned the stock datastore's
+    downloader streams them; tests/test_real_one.py): the root disk and the volume become
+    images in the private registry, and a VM made of them runs with the files it had."""
+    from onedock import config, registries
+    from onedock.registry import backup_disk
+
+    vmid, document, box = running
+    assert shims.tm("prebackup_live", *_argv(vmid), stdin=document).rc == 0
+    monkeypatch.setenv(config.CONF_ENV, shims.env[config.CONF_ENV])
+    cfg = config.load()  # the lab's
+    registry = registries.private(cfg)
+    restored = {}
+    for disk_id, root in ((0, True), (2, False)):
+        repo = f"onedock/image-{new_id()}"
+        with open(SYS / str(vmid) / "backup" / f"disk.{disk_id}.0", "rb") as stream:
+            assert backup_disk.push(stream, registry, repo, "latest", root=root,
+                                    arch="amd64") > 0
+        restored[disk_id] = repo
+    assert shims.tm("postbackup_live", *_argv(vmid), stdin=document).rc == 0
+
+    again = new_id()
+    try:
+        for disk_id, repo in restored.items():
+            res = shims.tm("clone", f"{FRONTEND}:{repo}", disk(again, disk_id), str(again), "1")
+            assert res.rc == 0, res.stderr
+        xml = vm_xml(again, restored[0], bridges[0], 32, context_disk=-1,
+                     extra_disks=[(2, "vdb", {"MOUNTPOINT": "/data"})])
+        res = deploy(shims, again, xml)
+        assert res.rc == 0, res.stderr
+        copy = docker_client.containers.get(f"one-{again}")
+        assert copy.exec_run(["cat", "/root/rootfile"]).output == b"in-root\n"
+        assert copy.exec_run(["cat", "/data/f"]).output == b"in-volume\n"
+        copy.reload()
+        assert copy.status == "running"
+        assert docker_client.images.get(f"one-{again}:disk.0").attrs["Config"]["Cmd"] == \
+            box.attrs["Config"]["Cmd"]  # what the VM's container ran with came back too
+    finally:
+        purge(docker_client, again)

@@ -106,6 +106,12 @@ class ImageInfo(View):
         return list(self.raw.get("RepoDigests") or [])
 
     @property
+    def config(self) -> dict:
+        """What a container of the image runs with: Cmd, Entrypoint, Env, WorkingDir, ..."""
+        found = self.raw.get("Config")
+        return dict(found) if isinstance(found, dict) else {}
+
+    @property
     def volumes(self) -> list[str]:
         """The image's VOLUME paths, sorted."""
         return sorted((self.raw.get("Config") or {}).get("Volumes") or {})

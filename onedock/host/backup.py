@@ -3,7 +3,8 @@ collect from there (digest §12.3), so they work with onedock VMs unchanged:
 
     <sysdir>/backup/vm.xml       the VM document, base64 as Ruby's Base64.encode64 writes it
     <sysdir>/backup/disk.<N>.0   the root disk: the container's filesystem with its writable
-                                 layer, as a tar; a volume disk: a tar of its tree
+                                 layer, as a tar led by the image's run config
+                                 (registry/backup_disk.py); a volume disk: a tar of its tree
 
 A live backup (prebackup_live) pauses the container only while its writable layer is committed
 and its volumes are read, then exports the committed image at leisure; how long the VM was
@@ -29,6 +30,7 @@ from onedock.errors import OneDockError
 from onedock.host.spec import boot_disk
 from onedock.host.staging import Host
 from onedock.one.transfer import BackupStep
+from onedock.registry.backup_disk import config_member
 from onedock.state import private_dir
 
 BACKUP_DIR = "backup"  # below the VM's directory on the host, as the stock TMs make it
@@ -110,7 +112,7 @@ class HostBackup:
             if root is not None:
                 self.engine.commit(self.name, *_image_tag(self.vmid).split(":"), pause=False)
             for disk_id, volume in volumes:
-                with self.host.read_volume(volume) as stream, \
+                with self.host.read_volume(volume, self.vmid) as stream, \
                         open(os.path.join(self.spool, f"disk.{disk_id}.0"), "wb") as out:
                     _copy(stream, out)
         finally:
@@ -126,11 +128,13 @@ class HostBackup:
         """The committed image's filesystem, all layers merged, through a never-started
         container."""
         config = {"Image": _image_tag(self.vmid), "Cmd": ["none"], "Entrypoint": [],
-                  "NetworkDisabled": True, "Labels": {names.LABEL_ROLE: "helper"},
-                  "HostConfig": {"NetworkMode": "none"}}
+                  "NetworkDisabled": True, "HostConfig": {"NetworkMode": "none"},
+                  "Labels": {names.LABEL_ROLE: "helper", names.LABEL_VMID: str(self.vmid)}}
+        image = self.engine.image_inspect(_image_tag(self.vmid))
         cid = self.engine.create_container(_export_name(self.vmid), config)
         try:
             with open(path, "wb") as out:
+                out.write(config_member(image.config if image is not None else {}))
                 _copy(self.engine.export(cid), out)
         finally:
             self.engine.remove_container(cid, force=True)
@@ -140,10 +144,6 @@ class HostBackup:
         """vm.xml and the spooled disks into <sysdir>/backup on the host, owned by this user
         (the backup datastore reads them as oneadmin, postbackup removes them as oneadmin)."""
         files = sorted(f for f in os.listdir(self.spool) if f.startswith("disk."))
-        config = {"Image": self.host.scratch(), "Cmd": ["none"], "NetworkDisabled": True,
-                  "Labels": {names.LABEL_ROLE: "helper"},
-                  "HostConfig": {"NetworkMode": "none",
-                                 "Binds": [f"{os.path.normpath(self.sysdir)}:{MOUNT}"]}}
         reader, writer = os.pipe()
         failed: list[BaseException] = []
 
@@ -166,15 +166,13 @@ class HostBackup:
             except BaseException as exc:  # noqa: BLE001 - the sender reports it
                 failed.append(exc)
 
-        cid = self.engine.create_container("", config)
+        binds = (f"{os.path.normpath(self.sysdir)}:{MOUNT}",)
         thread = threading.Thread(target=produce, daemon=True)
-        try:
+        with self.host.helper(self.host.scratch(), {}, self.vmid, binds) as cid:
             thread.start()
             with os.fdopen(reader, "rb") as body:
                 self.engine.put_archive(cid, MOUNT, body)
             thread.join()
-        finally:
-            self.engine.remove_container(cid, force=True)
         if failed:
             raise OneDockError(f"VM {self.vmid}: writing the backup failed: {failed[0]}")
 
@@ -190,8 +188,9 @@ class HostBackup:
     def clean(self) -> None:
         """What a backup of this VM leaves, whatever point it reached: removed."""
         shutil.rmtree(self.spool, ignore_errors=True)
-        with contextlib.suppress(OneDockError):
-            self.engine.remove_container(_export_name(self.vmid), force=True)
+        for helper in self.engine.containers([f"{names.LABEL_ROLE}=helper",
+                                              f"{names.LABEL_VMID}={self.vmid}"]):
+            self.engine.remove_container(helper.id, force=True)
         with contextlib.suppress(OneDockError):
             self.engine.remove_image(_image_tag(self.vmid), force=True)
         self.host.remove_dir(f"{self.sysdir}/{BACKUP_DIR}")

@@ -170,11 +170,15 @@ class Host:
             raise
 
     @contextlib.contextmanager
-    def helper(self, image: str, mount: dict):
-        """A created, never started container that only exists to reach a volume's files."""
-        config = {"Image": image, "Cmd": ["none"], "NetworkDisabled": True,
-                  "Labels": {names.LABEL_ROLE: "helper"},
-                  "HostConfig": {"Mounts": [mount], "NetworkMode": "none"}}
+    def helper(self, image: str, mount: dict, vmid: int | None = None, binds: tuple = ()):
+        """A created, never started container that only exists to reach a volume's files;
+        labelled with the VM it works for, so what a killed action left can be found."""
+        labels = {names.LABEL_ROLE: "helper"}
+        if vmid is not None:
+            labels[names.LABEL_VMID] = str(vmid)
+        config = {"Image": image, "Cmd": ["none"], "NetworkDisabled": True, "Labels": labels,
+                  "HostConfig": {"Mounts": [mount] if mount else [], "NetworkMode": "none",
+                                 "Binds": list(binds)}}
         cid = self.engine.create_container("", config)
         try:
             yield cid
@@ -194,10 +198,10 @@ class Host:
             self.engine.put_archive(cid, names.VOLUME_MOUNT, tar_bytes)
 
     @contextlib.contextmanager
-    def read_volume(self, name: str):
+    def read_volume(self, name: str, vmid: int | None = None):
         """A streaming tar of the volume's tree, rooted at `volume/`."""
         mount = {"Type": "volume", "Source": name, "Target": names.VOLUME_MOUNT}
-        with self.helper(self.scratch(), mount) as cid:
+        with self.helper(self.scratch(), mount, vmid) as cid:
             resp = self.engine.get_archive(cid, names.VOLUME_MOUNT)
             try:
                 yield resp
@@ -258,6 +262,9 @@ class Host:
         """Everything of the VM on this host: container, volumes, tags, the cache they used."""
         origins = self.origins(vmid, None)
         self.engine.remove_container(names.container(vmid), force=True, volumes=True)
+        for helper in self.engine.containers([f"{names.LABEL_ROLE}=helper",  # a killed action's
+                                              f"{names.LABEL_VMID}={vmid}"]):
+            self.engine.remove_container(helper.id, force=True)
         for vol in self.engine.volumes([f"{names.LABEL_VMID}={vmid}"]):
             with contextlib.suppress(NotFound):
                 self.engine.remove_volume(vol.name)

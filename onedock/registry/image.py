@@ -80,11 +80,19 @@ def volume_manifest(
     labels = {KIND_LABEL: "volume", names.LABEL_SIZE: str(size_mb)}
     if fs:
         labels[f"{names.LABEL}.fs"] = fs
+    manifest, config = single_layer_image(digest, size, {"Labels": labels, "Cmd": ["none"]})
+    return manifest, config, layer
+
+
+def single_layer_image(digest: str, size: int, run: dict,
+                       arch: str = "amd64") -> tuple[Manifest, bytes]:
+    """An OCI image of one uncompressed tar layer (its digest is its diff_id): a volume's
+    tree, or a root filesystem restored from a backup with the config it ran with."""
     config = json.dumps(
         {
-            "architecture": "amd64",
+            "architecture": arch,
             "os": "linux",
-            "config": {"Labels": labels, "Cmd": ["none"]},
+            "config": run,
             "rootfs": {"type": "layers", "diff_ids": [digest]},
         },
         separators=(",", ":"),
@@ -99,7 +107,7 @@ def volume_manifest(
         },
         separators=(",", ":"),
     ).encode()
-    return Manifest(body, OCI_MANIFEST, sha256_digest(body)), config, layer
+    return Manifest(body, OCI_MANIFEST, sha256_digest(body)), config
 
 
 def put_volume_image(registry: Registry, repo: str, tag: str, manifest: Manifest,

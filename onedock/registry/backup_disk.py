@@ -1,0 +1,83 @@
+"""A disk file of an onedock backup (`disk.<N>.0`, a tar) and its way back into the private
+registry when `oneimage restore` makes an image of it.
+
+The root disk's tar is the container's filesystem as `docker export` gives it, after a first
+member IMAGE_CONFIG: the config the VM's image ran with (Cmd, Entrypoint, Env, WorkingDir...),
+which an export drops and a restored VM needs. A volume's tar is its tree, rooted at `volume/`
+as onedock's volume-kind images are. Either way the tar becomes the single uncompressed layer
+of an image, streamed from the backup datastore's downloader to the registry, never spooled.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO
+
+from onedock import names
+from onedock.errors import OneDockError
+from onedock.registry.client import Registry
+from onedock.registry.image import KIND_LABEL, from_manifest, single_layer_image
+
+IMAGE_CONFIG = ".onedock-image-config.json"
+BLOCK = 1 << 20
+_HEADER = 512
+
+
+def config_member(config: dict) -> bytes:
+    """The tar member that leads a root disk's file: header, JSON, padding."""
+    import tarfile
+
+    data = json.dumps(config, sort_keys=True).encode()
+    info = tarfile.TarInfo(IMAGE_CONFIG)
+    info.size, info.mode = len(data), 0o644
+    return info.tobuf(format=tarfile.USTAR_FORMAT) + data + b"\0" * (-len(data) % _HEADER)
+
+
+def push(stream: IO[bytes], registry: Registry, repo: str, tag: str, *, root: bool,
+         arch: str) -> int:
+    """The disk file read from `stream` as `repo:tag`; returns the layer's size in bytes."""
+    head = _read(stream, _HEADER)
+    if len(head) < _HEADER:
+        raise OneDockError("the backup's disk file is empty or not a tar archive")
+    run: dict = {"Cmd": ["none"]}
+    if root:
+        name = head[:100].rstrip(b"\0").decode(errors="replace")
+        if name != IMAGE_CONFIG:
+            raise OneDockError("the backup's root disk lacks the image config onedock writes",
+                               hint="restore onedock backups of onedock VMs only")
+        size = int(head[124:136].strip(b"\0 ") or b"0", 8)
+        data = _read(stream, size + (-size % _HEADER))
+        head += data
+        try:
+            run = json.loads(data[:size])
+        except ValueError as exc:
+            raise OneDockError("the backup's image config is not JSON") from exc
+        if not isinstance(run, dict):
+            raise OneDockError("the backup's image config is not a JSON object")
+
+    def chunks():
+        yield head
+        while chunk := stream.read(BLOCK):
+            yield chunk
+
+    digest, size = registry.upload_stream(repo, chunks())
+    if not root:
+        run = {"Labels": {KIND_LABEL: "volume",
+                          names.LABEL_SIZE: str(max(1, -(-size // (1 << 20))))},
+               "Cmd": ["none"]}
+    manifest, config = single_layer_image(digest, size, run, arch)
+    blob = from_manifest(manifest).config
+    registry.upload_blob(repo, blob.digest, len(config), config)
+    registry.put_manifest(repo, tag, manifest)
+    return size
+
+
+def _read(stream: IO[bytes], size: int) -> bytes:
+    parts, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
