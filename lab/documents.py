@@ -72,6 +72,16 @@ def ds_xml(image_id: int = 7, path: str = "", source: str = "", size: int = 0,
     return xml
 
 
+def backup_ds_stdin(vm_document: bytes, ds_id: int = 100) -> bytes:
+    """Step 2 of a backup (protocol example E7) into an onedock backup datastore: the raw
+    DS_DRIVER_ACTION_DATA with that datastore and our VM document."""
+    xml = (PROTOCOL / "backup_ds_stdin.xml").read_bytes()
+    start, end = xml.index(b"<VM>"), xml.rindex(b"</VM>") + len(b"</VM>")
+    xml = xml[:start] + vm_document + xml[end:]
+    return (xml.replace(b"<DS_MAD>rsync</DS_MAD>", b"<DS_MAD>onedock</DS_MAD>")
+            .replace(b"<DATASTORE><ID>100</ID>", f"<DATASTORE><ID>{ds_id}</ID>".encode()))
+
+
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

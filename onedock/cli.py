@@ -74,6 +74,8 @@ def run_action(family: str, action: str, argv: list[str], remotes_root: str | No
 
             func = datastore.ACTIONS.get(action)
             arg = _datastore_payload(argv) if func else None
+            if action in datastore.STEPS:
+                func, arg = datastore.STEPS[action], argv
         elif family == "tm":
             from onedock.drivers import tm
 

@@ -97,10 +97,11 @@ class Connection:
         self._last: Response | None = None
         self._method = ""
         self._keep = True  # False once the peer said it closes after this answer
+        self._awaiting = False  # a request went out whose answer was not read
 
     def request(self, method: str, path: str, body: bytes | IO[bytes] | None = None,
                 headers: dict[str, str] | None = None) -> None:
-        if self._last is not None and not (self._last.done and self._keep):
+        if self._awaiting or self._last is not None and not (self._last.done and self._keep):
             self.close()  # an unread or a last answer: start afresh rather than misread the next
         if self.sock is None:
             self.sock = self._dial()
@@ -120,6 +121,7 @@ class Connection:
             raise WireError("refusing a request line or header with a line break")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self._method = method
+        self._awaiting = True  # until getresponse: an interrupted exchange is not reused
         if body is None or isinstance(body, bytes | bytearray):
             self.sock.sendall(head + (body or b""))  # one write: one packet for small requests
             return
@@ -144,6 +146,7 @@ class Connection:
             status, headers = int(code), self._headers()
             if status == 101 or not 100 <= status < 200:
                 break  # 100 Continue and other interim answers come before the real one
+        self._awaiting = False
         bodyless = self._method == "HEAD" or status in (204, 304)
         self._keep = version != "HTTP/1.0" and "close" not in headers.get("connection", "").lower()
         self._last = Response(self._reader, status, reason, headers, bodyless)
@@ -168,6 +171,7 @@ class Connection:
             if part is not None:
                 part.close()
         self.sock = self._reader = self._last = None
+        self._awaiting = False
 
 
 def _length(headers: dict[str, str], open_ended: bool) -> int:

@@ -37,3 +37,9 @@ def image_repo(prefix: str, image_id: int) -> str:
 def vm_repo(prefix: str, vmid: int) -> str:
     """Registry repository where a VM's disks are parked while it is stopped or moving."""
     return f"{prefix}/vm-{vmid}"
+
+
+def backup_repo(prefix: str, vmid: int) -> str:
+    """Registry repository of a VM's backups in an onedock backup datastore: tags
+    `<backup id>-disk.<N>` and `<backup id>-vm`, the backup id being `<vmid>-<6 hex>`."""
+    return f"{prefix}/backup-{vmid}"

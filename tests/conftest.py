@@ -161,6 +161,12 @@ class RegistryView:
     def has_blob(self, repo: str, digest: str) -> bool:
         return self._req("HEAD", f"/v2/{repo}/blobs/{digest}")[0] == 200
 
+    def tags(self, repo: str) -> list[str]:
+        import json
+
+        status, _, body = self._req("GET", f"/v2/{repo}/tags/list")
+        return (json.loads(body).get("tags") or []) if status == 200 else []
+
     def blob(self, repo: str, digest: str) -> bytes:
         status, _, body = self._req("GET", f"/v2/{repo}/blobs/{digest}")
         assert status == 200

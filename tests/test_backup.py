@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.documents import vm_xml
+from lab.documents import backup_ds_stdin, ds_xml, vm_xml
 from tests.conftest import FRONTEND, HOST
 from tests.helpers import disk, purge
 from tests.test_vmm import deploy
@@ -187,3 +187,82 @@ def test_a_backup_becomes_images_a_new_vm_boots_from(shims, running, bridges, ne
             box.attrs["Config"]["Cmd"]  # what the VM's container ran with came back too
     finally:
         purge(docker_client, again)
+
+
+def _storage_bytes(private) -> int:
+    return sum(p.stat().st_size for p in Path(private.storage).rglob("*") if p.is_file())
+
+
+def _ds_backup(shims, vmid: int, document: bytes):
+    script = shims.script("datastore", "backup")
+    return shims.run([str(script), *_argv(vmid)], backup_ds_stdin(document),
+                     env={**shims.env, "ONEDOCK_DEBUG": "1"})
+
+
+def test_the_registry_keeps_backups_and_a_second_stores_only_what_changed(
+        shims, running, private, private_view, docker_client):
+    """An onedock backup datastore: oned's three steps, twice, then `rm` of the first."""
+    vmid, document, box = running
+    ids, stored = [], []
+    for _ in range(2):
+        before = _storage_bytes(private)
+        assert shims.tm("prebackup_live", *_argv(vmid), stdin=document).rc == 0
+        res = _ds_backup(shims, vmid, document)
+        assert res.rc == 0, res.stderr
+        bid, size_mb, fmt = res.stdout.split()
+        assert (bid.startswith(f"{vmid}-"), int(size_mb) >= 1, fmt) == (True, True, "docker")
+        assert shims.tm("postbackup_live", *_argv(vmid), stdin=document).rc == 0
+        ids.append(bid)
+        stored.append(_storage_bytes(private) - before)
+    print(f"registry backups of an unchanged VM: first stored {stored[0] / 1e3:.0f} kB, "
+          f"second {stored[1] / 1e3:.0f} kB")
+    assert stored[1] < 256 << 10  # the writable layer, vm.xml and configs: no image layer again
+    repo = f"onedock/backup-{vmid}"
+    view_tags = set(private_view.tags(repo))
+    for bid in ids:
+        assert {f"{bid}-disk.0", f"{bid}-disk.2", f"{bid}-vm"} <= view_tags
+    _nothing_left(docker_client, vmid)
+
+    res = shims.ds("rm", ds_xml(source=ids[0], type_=6), 1)
+    assert (res.rc, res.stdout, res.stderr) == (0, "", ""), res.stderr
+    left = set(private_view.tags(repo))
+    assert not any(t.startswith(ids[0]) for t in left)
+    assert {f"{ids[1]}-disk.0", f"{ids[1]}-disk.2", f"{ids[1]}-vm"} <= left
+    pulled = docker_client.images.pull(f"{private.host}/{repo}", tag=f"{ids[1]}-disk.0")
+    try:
+        out = docker_client.containers.run(pulled.id, ["cat", "/root/rootfile"], remove=True,
+                                           network_disabled=True, entrypoint=[])
+        assert out == b"in-root\n"  # the second backup is whole without the first
+    finally:
+        docker_client.images.remove(pulled.id, force=True)
+    res = shims.ds("rm", ds_xml(source="../image-1", type_=6), 1)
+    assert res.rc == 1 and "not the id of an onedock backup" in res.error_line
+
+
+def test_backup_cancel_ends_a_running_backup_and_the_vm_runs_on(shims, running,
+                                                               docker_client):
+    vmid, document, box = running
+    assert box.exec_run(["dd", "if=/dev/urandom", "of=/data/big", "bs=1M",
+                         "count=150"]).exit_code == 0
+    script = shims.script("tm", "prebackup_live")
+    proc = subprocess.Popen([str(script), *_argv(vmid)], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**shims.env, "ONEDOCK_DEBUG": "1"}, cwd="/")
+    proc.stdin.write(document)
+    proc.stdin.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        box.reload()
+        if box.status == "paused":
+            break
+        time.sleep(0.01)
+    assert box.status == "paused", "the backup never paused the VM"
+    cancel = shims.run([str(shims.script("datastore", "backup_cancel")),
+                        f"{HOST}:/var/lib/one//datastores/0/{vmid}", f"one-{vmid}"], document)
+    assert (cancel.rc, cancel.stderr) == (0, "")
+    assert proc.wait(30) == 1
+    assert "backup cancelled" in proc.stderr.read().decode()
+    box.reload()
+    assert box.status == "running"
+    assert shims.tm("postbackup_live", *_argv(vmid), stdin=document).rc == 0
+    _nothing_left(docker_client, vmid)

@@ -266,6 +266,15 @@ class Engine:
             "GET", f"/containers/{_q(container)}/archive", query={"path": path}, stream=True
         )
 
+    def path_stat(self, container: str, path: str) -> dict:
+        """name, size, mode, mtime of a path in the container (the archive endpoint's HEAD)."""
+        resp = self.request("HEAD", f"/containers/{_q(container)}/archive", query={"path": path})
+        found = resp.getheader("X-Docker-Container-Path-Stat") or ""
+        try:
+            return json.loads(base64.b64decode(found)) if found else {}
+        except ValueError:
+            return {}
+
     def put_archive(self, container: str, path: str, data: bytes | IO[bytes]) -> None:
         self.request(
             "PUT", f"/containers/{_q(container)}/archive", query={"path": path}, body=data,

@@ -19,20 +19,23 @@ import base64
 import contextlib
 import io
 import os
+import re
 import shutil
 import signal
 import sys
 import threading
 import time
 
-from onedock import names
-from onedock.errors import OneDockError
+from onedock import names, registries
+from onedock.errors import NotFound, OneDockError
 from onedock.host.spec import boot_disk
 from onedock.host.staging import Host
 from onedock.one.transfer import BackupStep
+from onedock.registry import backup_disk
 from onedock.registry.backup_disk import config_member
 from onedock.state import private_dir
 
+LABEL_BACKUP = f"{names.LABEL}.backup"  # the backup id, in the images of a registry backup
 BACKUP_DIR = "backup"  # below the VM's directory on the host, as the stock TMs make it
 MOUNT = "/onedock-vm-dir"  # where the export container sees the VM's directory
 BLOCK = 1 << 20
@@ -137,8 +140,8 @@ class HostBackup:
                 out.write(config_member(image.config if image is not None else {}))
                 _copy(self.engine.export(cid), out)
         finally:
-            self.engine.remove_container(cid, force=True)
-            self.engine.remove_image(_image_tag(self.vmid), force=True)
+            self.engine.remove_container(cid, force=True)  # the image stays until postbackup:
+            # an onedock backup datastore pushes it (store)
 
     def _upload(self) -> None:
         """vm.xml and the spooled disks into <sysdir>/backup on the host, owned by this user
@@ -183,6 +186,90 @@ class HostBackup:
         info.uid, info.gid = os.getuid(), os.getgid()
         return info
 
+    # -- datastore/onedock/backup: the registry as the backup datastore -----------------------
+
+    def store(self) -> tuple[str, int]:
+        """What prebackup left, as images in the private registry: (backup id, size in MB).
+
+        The root disk is the committed image prebackup kept, pushed by the host's engine, so
+        the layers it shares with its OpenNebula image (and with earlier backups) are never
+        stored again: a second backup of an unchanged VM stores its writable layer only.
+        Volumes and vm.xml are streamed from the host's backup directory as single layers.
+        """
+        cfg = self.host.cfg
+        bid = f"{self.vmid}-{os.urandom(3).hex()}"
+        repo = names.backup_repo(cfg.prefix, self.vmid)
+        registry = registries.private(cfg)
+        labels = {LABEL_BACKUP: bid}
+        root = boot_disk(self.vm).disk_id if self.vm is not None else -1
+        total, stored = 0, []
+        cancelled = signal.signal(signal.SIGTERM, _cancel)  # backup_cancel
+        try:
+            with self.host.helper(self.host.scratch(), {}, self.vmid,
+                                  (f"{os.path.normpath(self.sysdir)}:{MOUNT}",)) as cid:
+                for disk_id in self.disk_ids:
+                    name, tag = f"disk.{disk_id}.0", f"{bid}-disk.{disk_id}"
+                    if disk_id == root:
+                        total += self._host_size(cid, name)
+                        self._push_root(repo, tag)
+                    else:
+                        with self._host_file(cid, name) as stream:
+                            total += backup_disk.push(stream, registry, repo, tag, root=False,
+                                                      arch="amd64", labels=labels)
+                    stored.append(tag)
+                with self._host_file(cid, "vm.xml") as stream:
+                    backup_disk.put_file(registry, repo, f"{bid}-vm", "vm.xml", stream.read(),
+                                         labels)
+                stored.append(f"{bid}-vm")
+        except BaseException:
+            for tag in stored:
+                with contextlib.suppress(OneDockError):
+                    registry.forget(repo, tag)
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, cancelled)
+        return bid, max(1, -(-total // (1 << 20)))
+
+    @contextlib.contextmanager
+    def _host_file(self, cid: str, name: str):
+        """A file of the host's backup directory, streamed (one at a time: the engine's
+        connection carries it until it is read)."""
+        import tarfile
+
+        try:
+            resp = self.engine.get_archive(cid, f"{MOUNT}/{BACKUP_DIR}/{name}")
+        except NotFound:
+            raise OneDockError(f"VM {self.vmid}: no {BACKUP_DIR}/{name} on {self.host.name}",
+                               hint="did the onedock TM's prebackup run?") from None
+        try:
+            with tarfile.open(fileobj=resp, mode="r|") as tar:
+                member = tar.next()
+                handle = tar.extractfile(member) if member is not None else None
+                if handle is None:
+                    raise OneDockError(f"VM {self.vmid}: {BACKUP_DIR}/{name} is not a file")
+                yield handle
+        finally:
+            resp.read()
+
+    def _host_size(self, cid: str, name: str) -> int:
+        try:
+            return int(self.engine.path_stat(cid, f"{MOUNT}/{BACKUP_DIR}/{name}").get("size", 0))
+        except NotFound:
+            raise OneDockError(f"VM {self.vmid}: no {BACKUP_DIR}/{name} on {self.host.name}",
+                               hint="did the onedock TM's prebackup run?") from None
+
+    def _push_root(self, repo: str, tag: str) -> None:
+        image = _image_tag(self.vmid)
+        if self.engine.image_inspect(image) is None:
+            raise OneDockError(f"VM {self.vmid}: the committed root disk is gone from "
+                               f"{self.host.name}", hint="run the backup again")
+        target = f"{self.host.cfg.registry}/{repo}"
+        self.engine.tag(image, target, tag)
+        try:
+            self.engine.push(target, tag, registries.engine_auth(self.host.cfg))
+        finally:
+            self.engine.remove_image(f"{target}:{tag}")
+
     # -- postbackup and retries -----------------------------------------------------------
 
     def clean(self) -> None:
@@ -205,8 +292,49 @@ class HostBackup:
         self.clean()
 
 
+_BACKUP_ID = re.compile(r"([0-9]{1,9})-[0-9a-f]{6}")
+STEP_NAMES = ("tm/onedock/prebackup", "tm/onedock/prebackup_live", "datastore/onedock/backup")
+
+
+def backup_vmid(backup_id: str) -> int:
+    """The VM whose backup `backup_id` (`<vmid>-<6 hex>`, what store printed) is."""
+    match = _BACKUP_ID.fullmatch(backup_id)
+    if not match:
+        raise OneDockError(f"'{backup_id[:40]}' is not the id of an onedock backup")
+    return int(match.group(1))
+
+
+def cancel(deploy_id: str) -> int:
+    """SIGTERM this user's running backup steps of the VM `deploy_id` (their argv has it, as
+    the stock backup_cancel finds its steps); returns how many."""
+    if not re.fullmatch(r"one-[0-9]{1,9}", deploy_id):
+        raise OneDockError(f"'{deploy_id[:40]}' is not an onedock deploy id (one-<vmid>)")
+    ended = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != os.getuid() or int(pid) == os.getpid():
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                argv = handle.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if deploy_id in argv and any(a.endswith(STEP_NAMES) for a in argv):
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGTERM)
+                ended += 1
+    return ended
+
+
 def _cancel(*_) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the clean-up (an unpause) must not be cut
     raise OneDockError("backup cancelled")
+
+
+def _drain(stream) -> int:
+    size = 0
+    while chunk := stream.read(BLOCK):
+        size += len(chunk)
+    return size
 
 
 def _copy(stream, out) -> None:

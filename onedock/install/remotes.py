@@ -29,7 +29,8 @@ from onedock.monitor import probes as _probes
 
 DRIVER = "onedock"
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "datastore": tuple(datastore.ACTIONS), "tm": tuple(tm.ACTIONS), "vmm": tuple(vmm.ACTIONS),
+    "datastore": (*datastore.ACTIONS, *datastore.STEPS), "tm": tuple(tm.ACTIONS),
+    "vmm": tuple(vmm.ACTIONS),
 }
 
 # The probe groups OpenNebula's agent walks (six up to 7.0, seven from 7.2): every directory

@@ -78,3 +78,14 @@ def parse_ds_action(payload: bytes | str) -> DsAction:
             template=flat(img_el.find("TEMPLATE")),
         )
     return DsAction(image, datastore)
+
+
+def vm_of_action(data: bytes) -> bytes:
+    """The <VM> document inside the raw (not base64) DS_DRIVER_ACTION_DATA of a backup step."""
+    from xml.etree.ElementTree import tostring
+
+    what = "DS_DRIVER_ACTION_DATA"
+    vm = parse(data, what, what).find("VM")
+    if vm is None:
+        raise OneDockError(f"{what} lacks <VM>")
+    return tostring(vm)

@@ -15,7 +15,7 @@ from typing import IO
 
 from onedock import names
 from onedock.errors import OneDockError
-from onedock.registry.client import Registry
+from onedock.registry.client import Registry, sha256_digest
 from onedock.registry.image import KIND_LABEL, from_manifest, single_layer_image
 
 IMAGE_CONFIG = ".onedock-image-config.json"
@@ -34,7 +34,7 @@ def config_member(config: dict) -> bytes:
 
 
 def push(stream: IO[bytes], registry: Registry, repo: str, tag: str, *, root: bool,
-         arch: str) -> int:
+         arch: str, labels: dict[str, str] | None = None) -> int:
     """The disk file read from `stream` as `repo:tag`; returns the layer's size in bytes."""
     head = _read(stream, _HEADER)
     if len(head) < _HEADER:
@@ -65,6 +65,8 @@ def push(stream: IO[bytes], registry: Registry, repo: str, tag: str, *, root: bo
         run = {"Labels": {KIND_LABEL: "volume",
                           names.LABEL_SIZE: str(max(1, -(-size // (1 << 20))))},
                "Cmd": ["none"]}
+    if labels:  # a backup's own: two backups of the same content stay two manifests
+        run = {**run, "Labels": {**(run.get("Labels") or {}), **labels}}
     manifest, config = single_layer_image(digest, size, run, arch)
     blob = from_manifest(manifest).config
     registry.upload_blob(repo, blob.digest, len(config), config)
@@ -81,3 +83,33 @@ def _read(stream: IO[bytes], size: int) -> bytes:
         parts.append(chunk)
         left -= len(chunk)
     return b"".join(parts)
+
+
+def put_file(registry: Registry, repo: str, tag: str, name: str, data: bytes,
+             labels: dict[str, str]) -> int:
+    """A small file of a backup (vm.xml) as `repo:tag`, one tar layer holding it."""
+    from onedock import tarball
+
+    layer = tarball.build([(name, data, 0o600)])
+    digest = sha256_digest(layer)
+    manifest, config = single_layer_image(digest, len(layer), {
+        "Labels": {KIND_LABEL: "backup-file", **labels}, "Cmd": ["none"]})
+    registry.upload_blob(repo, digest, len(layer), layer)
+    registry.upload_blob(repo, from_manifest(manifest).config.digest, len(config), config)
+    registry.put_manifest(repo, tag, manifest)
+    return len(data)
+
+
+def read_file(registry: Registry, repo: str, tag: str) -> bytes:
+    """The file put_file stored."""
+    import io
+    import tarfile
+
+    found = from_manifest(registry.get_manifest(repo, tag))
+    layer = registry.open_blob(repo, found.layers[0].digest).read()
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        member = next((m for m in tar.getmembers() if m.isfile()), None)
+        handle = tar.extractfile(member) if member is not None else None
+        if handle is None:
+            raise OneDockError(f"registry {registry.host}: {repo}:{tag} holds no file")
+        return handle.read()

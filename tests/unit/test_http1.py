@@ -170,3 +170,15 @@ def test_a_line_break_in_a_request_is_refused_before_sending(path, headers):
     with pytest.raises(WireError, match="line break"):
         conn.request("GET", path, headers=headers)
     assert peer.received == []
+
+
+def test_a_request_whose_answer_was_never_read_is_not_followed_on_that_connection():
+    """An action interrupted between sending and reading (a signal, a timeout) must not read
+    that answer as the next request's."""
+    peer = Peer(answer("204 No Content", {}), answer("200 OK", {"Content-Length": "2"}, b"[]"))
+    conn = Connection(peer.dial)
+    conn.request("POST", "/containers/one-1/pause")  # ... and then the caller was interrupted
+    conn.request("GET", "/containers/json")
+    resp = conn.getresponse()
+    assert (resp.status, resp.read()) == (200, b"[]")
+    assert peer.dials == 2

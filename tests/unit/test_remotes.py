@@ -34,8 +34,8 @@ def clean_env(**extra) -> dict:
 
 def test_every_action_of_the_drivers_has_a_launcher_and_nothing_else(tmp_path):
     dest = write(tmp_path)
-    for family, table in (("datastore", datastore.ACTIONS), ("tm", tm.ACTIONS),
-                          ("vmm", vmm.ACTIONS)):
+    for family, table in (("datastore", {**datastore.ACTIONS, **datastore.STEPS}),
+                          ("tm", tm.ACTIONS), ("vmm", vmm.ACTIONS)):
         found = {p.name for p in (dest / family / "onedock").iterdir()}
         assert found == set(table), family
         for name in found:
