@@ -37,7 +37,10 @@ class Peer:
             buf = b""
             while self.answers:
                 while b"\r\n\r\n" not in buf:
-                    data = sock.recv(65536)
+                    try:
+                        data = sock.recv(65536)
+                    except ConnectionResetError:  # the client dropped the connection
+                        return
                     if not data:
                         return
                     buf += data
