@@ -4,6 +4,7 @@ answers, keep-alive) is checked on the wire, not against a model of it."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -33,35 +34,35 @@ class Peer:
         return ours
 
     def _serve(self, sock: socket.socket) -> None:
-        with sock:
-            buf = b""
-            while self.answers:
-                while b"\r\n\r\n" not in buf:
-                    try:
-                        data = sock.recv(65536)
-                    except ConnectionResetError:  # the client dropped the connection
-                        return
-                    if not data:
-                        return
-                    buf += data
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                body = b""
-                if b"transfer-encoding: chunked" in head.lower():
-                    while not buf.endswith(b"0\r\n\r\n"):
-                        buf += sock.recv(65536)
-                    body, buf = buf, b""
-                else:
-                    for line in head.split(b"\r\n"):
-                        if line.lower().startswith(b"content-length:"):
-                            size = int(line.split(b":")[1])
-                            while len(buf) < size:
-                                buf += sock.recv(65536)
-                            body, buf = buf[:size], buf[size:]
-                self.received.append(head + b"\r\n\r\n" + body)
-                answer = self.answers.pop(0)
-                sock.sendall(answer)
-                if answer.endswith(b"<close>"):
+        with sock, contextlib.suppress(ConnectionError):  # the client may drop the connection
+            self._answer(sock)
+
+    def _answer(self, sock: socket.socket) -> None:
+        buf = b""
+        while self.answers:
+            while b"\r\n\r\n" not in buf:
+                data = sock.recv(65536)
+                if not data:
                     return
+                buf += data
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            body = b""
+            if b"transfer-encoding: chunked" in head.lower():
+                while not buf.endswith(b"0\r\n\r\n"):
+                    buf += sock.recv(65536)
+                body, buf = buf, b""
+            else:
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        size = int(line.split(b":")[1])
+                        while len(buf) < size:
+                            buf += sock.recv(65536)
+                        body, buf = buf[:size], buf[size:]
+            self.received.append(head + b"\r\n\r\n" + body)
+            answer = self.answers.pop(0)
+            sock.sendall(answer)
+            if answer.endswith(b"<close>"):
+                return
 
 
 def answer(status: str, headers: dict[str, str], body: bytes = b"") -> bytes:
