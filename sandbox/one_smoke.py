@@ -188,6 +188,14 @@ class Workflow:
         self.step("onevm resume", lambda: self.lifecycle("resume", "RUNNING"))
         self.step("reach after resume", self.reach)
         self.step("a file written in the VM", self.mark)
+        self.step("onevm backup (live) into an rsync backup datastore", self.backup_rsync)
+        self.step("oneimage restore of it, a VM of it RUNNING with the file",
+                  lambda: self.restore_boot(self.rsync_backup, "rsync"))
+        self.step("onevm backup (live) into an onedock backup datastore",
+                  self.backup_registry)
+        self.step("oneimage restore of it, a VM of it RUNNING with the file",
+                  lambda: self.restore_boot(self.registry_backup, "registry"))
+        self.step("oneimage delete of both backups", self.backup_delete)
         for verb, state in (("suspend", "SUSPENDED"), ("stop", "STOPPED"),
                             ("undeploy", "UNDEPLOYED")):
             self.step(f"onevm {verb}, resume: the file and both ports are back",
@@ -324,6 +332,83 @@ class Workflow:
         subprocess.run(["docker", "exec", f"one-{self.vmid}", "sh", "-c",
                         f"echo kept > {self.marker}"], check=True, capture_output=True)
         return self.marker
+
+    def backup_rsync(self) -> str:
+        import pwd
+
+        owner = pwd.getpwuid(datastores_dir().stat().st_uid).pw_name  # the user oned runs as
+        ds = self.cloud.create("onedatastore", f'NAME="{PREFIX}-rsync"\nTYPE="BACKUP_DS"\n'
+                               f'DS_MAD="rsync"\nRSYNC_HOST="{self.cloud.host}"\n'
+                               f'RSYNC_USER="{owner}"\n')
+        self.made.append(("onedatastore", ds))
+        self.rsync_backup = self._backup(ds)
+        source = self.cloud.xml("oneimage", "show", str(self.rsync_backup)).findtext("SOURCE")
+        files = sorted(os.listdir(datastores_dir() / str(ds) / str(self.vmid) / source))
+        if "vm.xml" not in files or "disk.0.0" not in files:
+            raise StepFailed(f"the rsync datastore holds {files}, not vm.xml and disk.0.0")
+        return f"image {self.rsync_backup}: {', '.join(files)}"
+
+    def backup_registry(self) -> str:
+        ds = self.cloud.create("onedatastore", f'NAME="{PREFIX}-registry-backups"\n'
+                               'TYPE="BACKUP_DS"\nDS_MAD="onedock"\n')
+        self.made.append(("onedatastore", ds))
+        self.registry_backup = self._backup(ds)
+        doc = self.cloud.xml("oneimage", "show", str(self.registry_backup))
+        return f"image {self.registry_backup} SOURCE={doc.findtext('SOURCE')}"
+
+    def _backup(self, ds: int) -> int:
+        """`onevm backup` of the running VM into ds; the backup image, once READY."""
+        c = self.cloud
+        before = {i.text for i in c.xml("onevm", "show", str(self.vmid)).findall(
+            "BACKUPS/BACKUP_IDS/ID")}
+        c.run("onevm", "backup", str(self.vmid), "-d", str(ds))
+
+        def done():
+            doc = c.xml("onevm", "show", str(self.vmid))
+            new = {i.text for i in doc.findall("BACKUPS/BACKUP_IDS/ID")} - before
+            return c.vm_state(self.vmid) == "RUNNING" and new and int(new.pop())
+        image = c.wait("the backup image", done, 180)
+        self.made.append(("oneimage", image))
+
+        def ready():
+            doc = c.xml("oneimage", "show", str(image))
+            if doc.findtext("STATE") == "5":
+                raise StepFailed("backup image ERROR: " + (doc.findtext("TEMPLATE/ERROR") or ""))
+            return doc.findtext("STATE") == "1"
+        c.wait("backup image READY", ready, 120)
+        return image
+
+    def restore_boot(self, backup: int, label: str) -> str:
+        c = self.cloud
+        out = c.run("oneimage", "restore", str(backup), "-d", str(self.image_ds), "--no_ip",
+                    "--name", f"{PREFIX}-{label}")
+        template = int(out.split("VM Template:")[1].split()[0])
+        images = [int(n) for n in out.split("Images:")[1].split()]
+        self.made += [("oneimage", i) for i in images] + [("onetemplate", template)]
+        for image in images:
+            c.wait(f"restored image {image} READY", lambda image=image: c.xml(
+                "oneimage", "show", str(image)).findtext("STATE") == "1", 180)
+        out = c.run("onetemplate", "instantiate", str(template))
+        vmid = int(out.strip().split()[-1])
+        self.made.append(("onevm", vmid))
+        c.wait_vm(vmid, "RUNNING")
+        got = subprocess.run(["docker", "exec", f"one-{vmid}", "cat", self.marker],
+                             capture_output=True, text=True)
+        if got.stdout.strip() != "kept":
+            raise StepFailed(f"the restored VM {vmid} lacks {self.marker}: {got.stderr.strip()}")
+        c.run("onevm", "terminate", str(vmid))
+        c.wait_vm(vmid, "DONE")
+        self.made.remove(("onevm", vmid))
+        return f"template {template}, images {images}, VM {vmid} had {self.marker}"
+
+    def backup_delete(self) -> str:
+        for image in (self.rsync_backup, self.registry_backup):
+            self.cloud.run("oneimage", "delete", str(image))
+            self.cloud.wait(f"backup image {image} deleted", lambda image=image: subprocess.run(
+                [one_bin("oneimage"), "show", str(image)], capture_output=True).returncode != 0,
+                60)
+            self.made.remove(("oneimage", image))
+        return ""
 
     def round_trip(self, verb: str, state: str) -> str:
         started = time.perf_counter()

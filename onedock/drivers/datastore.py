@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 
 from onedock import names, registries
 from onedock.config import Config
+from onedock.drivers import backup_ds
 from onedock.errors import OneDockError
-from onedock.one.datastore import DsAction, ImageData, parse_ds_action, vm_of_action
+from onedock.one.datastore import DsAction, ImageData, parse_ds_action
 from onedock.one.transfer import source as parse_source
 from onedock.registry import image as images
 from onedock.registry.copy import copy_image
@@ -102,6 +102,12 @@ def cp(cfg: Config, payload: bytes) -> str:
     if image.path.startswith(BACKUP_URLS):
         _restore(cfg, image, source)
         return f"{source} {FORMAT}"
+    if image.path.startswith(backup_ds.SCHEME):
+        registry = registries.private(cfg)
+        repo, tag = backup_ds.disk(cfg, image.path)
+        copy_image(images.resolve(registry, repo, tag, cfg.platform), registry, source, TAG,
+                   src=registry, src_repo=repo, parallel=cfg.copy_parallel)
+        return f"{source} {FORMAT}"
     found, kwargs, archive = _open_path(image.path, action, cfg)
     try:
         copy_image(found, registries.private(cfg), source, TAG,
@@ -151,6 +157,10 @@ def stat(cfg: Config, payload: bytes) -> str:
     image = _image(action)
     if not image.path:
         raise OneDockError("STAT needs IMAGE/PATH")
+    if image.path.startswith(backup_ds.SCHEME):
+        found = images.resolve(registries.private(cfg), *backup_ds.disk(cfg, image.path),
+                               cfg.platform)
+        return str(max(1, math.ceil(found.size / (1 << 20))))
     found, _, archive = _open_path(image.path, action, cfg)
     if archive is not None:
         archive.close()
@@ -172,7 +182,7 @@ def clone(cfg: Config, payload: bytes) -> str:
 def rm(cfg: Config, payload: bytes) -> str:
     action = parse_ds_action(payload)
     if _image(action).type == "BACKUP":
-        return _rm_backup(cfg, _image(action))
+        return backup_ds.rm(cfg, _image(action))
     repo = parse_source(_image(action).source)
     registry = registries.private(cfg)
     digest = registry.head_manifest(repo, TAG)
@@ -217,50 +227,6 @@ def monitor(cfg: Config, payload: bytes) -> str:
     return f"USED_MB={math.ceil(used / mb)}\nFREE_MB={free}\nTOTAL_MB={total}"
 
 
-# -- a backup datastore (TYPE=BACKUP_DS, DS_MAD=onedock): the private registry keeps backups --
-
-
-def backup(cfg: Config, argv: list[str]) -> str:
-    """Step 2 of `onevm backup`: `<host>:<sysdir> <disks> <deploy_id> <bj_id> <vmid> <dsid>`,
-    the raw DS_DRIVER_ACTION_DATA (DATASTORE, VM) on stdin; prints `<id> <size_mb> <format>`."""
-    from onedock.host.backup import HostBackup
-    from onedock.host.staging import Host
-    from onedock.one.transfer import backup_step
-
-    if len(argv) != 6:
-        raise OneDockError(f"expected 6 arguments (host:sysdir disks deploy_id bj_id vmid dsid),"
-                           f" got {len(argv)}")
-    step = backup_step(argv[0], argv[1], argv[4], vm_of_action(sys.stdin.buffer.read()))
-    bid, size_mb = HostBackup(Host(cfg, step.host), step).store()
-    return f"{bid} {size_mb} {FORMAT}"
-
-
-def backup_cancel(cfg: Config, argv: list[str]) -> str:
-    """`onevm backup-cancel`: `<host>:<sysdir> <deploy_id>`; ends this VM's backup steps that
-    are still running here (they clean up what they made, a paused VM runs again)."""
-    from onedock.host.backup import cancel
-
-    if len(argv) != 2:
-        raise OneDockError(f"expected 2 arguments (host:sysdir deploy_id), got {len(argv)}")
-    if sys.stdin is not None and not sys.stdin.isatty():
-        sys.stdin.buffer.read()
-    cancel(argv[1])
-    return ""
-
-
-def _rm_backup(cfg: Config, image: ImageData) -> str:
-    """A backup image of an onedock backup datastore: its tags go, the layers they share with
-    other backups and images stay (the registry's garbage collection reclaims the rest)."""
-    from onedock.host.backup import backup_vmid
-
-    vmid = backup_vmid(image.source)
-    repo = names.backup_repo(cfg.prefix, vmid)
-    registry = registries.private(cfg)
-    for tag in registry.tags(repo):
-        if tag.startswith(f"{image.source}-"):
-            registry.forget(repo, tag)
-    return ""
-
-
-ACTIONS = {"cp": cp, "stat": stat, "clone": clone, "rm": rm, "mkfs": mkfs, "monitor": monitor}
-STEPS = {"backup": backup, "backup_cancel": backup_cancel}  # argv and raw stdin, as a TM step
+ACTIONS = {"cp": cp, "stat": stat, "clone": clone, "rm": rm, "mkfs": mkfs, "monitor": monitor,
+           "restore": backup_ds.restore}
+STEPS = {"backup": backup_ds.backup, "backup_cancel": backup_ds.backup_cancel}  # argv, raw stdin

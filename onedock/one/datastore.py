@@ -43,6 +43,8 @@ class DatastoreData(NamedTuple):
 class DsAction(NamedTuple):
     image: ImageData | None
     datastore: DatastoreData
+    destination_ds: int = -1  # restore: the image datastore the backup goes back into
+    options: Mapping[str, str] = MappingProxyType({})  # restore: USERNAME, NO_NIC, NO_IP, ...
 
 
 def parse_ds_action(payload: bytes | str) -> DsAction:
@@ -77,7 +79,8 @@ def parse_ds_action(payload: bytes | str) -> DsAction:
             cloning_id=integer(img_el, "CLONING_ID", what, -1),
             template=flat(img_el.find("TEMPLATE")),
         )
-    return DsAction(image, datastore)
+    return DsAction(image, datastore, integer(doc, "DESTINATION_DS_ID", what, -1),
+                    flat(doc.find("TEMPLATE")))
 
 
 def vm_of_action(data: bytes) -> bytes:
