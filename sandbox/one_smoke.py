@@ -196,6 +196,7 @@ class Workflow:
         self.step("oneimage restore of it, a VM of it RUNNING with the file",
                   lambda: self.restore_boot(self.registry_backup, "registry"))
         self.step("oneimage delete of both backups", self.backup_delete)
+        self.step("onebackupjob, KEEP_LAST=1, run twice: one backup left", self.backup_job)
         for verb, state in (("suspend", "SUSPENDED"), ("stop", "STOPPED"),
                             ("undeploy", "UNDEPLOYED")):
             self.step(f"onevm {verb}, resume: the file and both ports are back",
@@ -352,16 +353,37 @@ class Workflow:
         ds = self.cloud.create("onedatastore", f'NAME="{PREFIX}-registry-backups"\n'
                                'TYPE="BACKUP_DS"\nDS_MAD="onedock"\n')
         self.made.append(("onedatastore", ds))
+        self.registry_ds = ds
         self.registry_backup = self._backup(ds)
         doc = self.cloud.xml("oneimage", "show", str(self.registry_backup))
         return f"image {self.registry_backup} SOURCE={doc.findtext('SOURCE')}"
 
-    def _backup(self, ds: int) -> int:
-        """`onevm backup` of the running VM into ds; the backup image, once READY."""
+    def backup_job(self) -> str:
+        c = self.cloud
+        job = c.create("onebackupjob", f'NAME="{PREFIX}-job"\nBACKUP_VMS="{self.vmid}"\n'
+                       f'DATASTORE_ID="{self.registry_ds}"\nKEEP_LAST="1"\nMODE="FULL"\n')
+        self.made.append(("onebackupjob", job))
+        first = self._backup(self.registry_ds, ["onebackupjob", "backup", str(job)])
+        second = self._backup(self.registry_ds, ["onebackupjob", "backup", str(job)])
+
+        def retired():
+            return subprocess.run([one_bin("oneimage"), "show", str(first)],
+                                  capture_output=True).returncode != 0
+        c.wait(f"KEEP_LAST=1 deleting backup image {first}", retired, 120)
+        self.made.remove(("oneimage", first))
+        c.run("oneimage", "delete", str(second))
+        c.wait(f"backup image {second} deleted", lambda: subprocess.run(
+            [one_bin("oneimage"), "show", str(second)], capture_output=True).returncode != 0, 60)
+        self.made.remove(("oneimage", second))
+        return f"job {job}: images {first}, {second}; {first} retired by KEEP_LAST"
+
+    def _backup(self, ds: int, command: list[str] | None = None) -> int:
+        """`onevm backup` of the running VM into ds (or `command`, a backup job's run); the
+        backup image, once READY."""
         c = self.cloud
         before = {i.text for i in c.xml("onevm", "show", str(self.vmid)).findall(
             "BACKUPS/BACKUP_IDS/ID")}
-        c.run("onevm", "backup", str(self.vmid), "-d", str(ds))
+        c.run(*(command or ["onevm", "backup", str(self.vmid), "-d", str(ds)]))
 
         def done():
             doc = c.xml("onevm", "show", str(self.vmid))
@@ -507,7 +529,8 @@ class Workflow:
         scheme = "http" if cfg.registry_insecure else "https"
         left = []
         for repo in (names.vm_repo(cfg.prefix, self.vmid),
-                     names.image_repo(cfg.prefix, self.image_id)):
+                     names.image_repo(cfg.prefix, self.image_id),
+                     names.backup_repo(cfg.prefix, self.vmid)):
             try:
                 with urllib.request.urlopen(f"{scheme}://{cfg.registry}/v2/{repo}/tags/list",
                                             timeout=5) as resp:
