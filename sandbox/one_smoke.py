@@ -195,6 +195,9 @@ class Workflow:
                   self.backup_registry)
         self.step("oneimage restore of it, a VM of it RUNNING with the file",
                   lambda: self.restore_boot(self.registry_backup, "registry"))
+        for label in ("rsync", "registry"):
+            self.step(f"onevm restore (in place) from the {label} backup: the file as it was",
+                      lambda label=label: self.restore_in_place(label))
         self.step("oneimage delete of both backups", self.backup_delete)
         self.step("onebackupjob, KEEP_LAST=1, run twice: one backup left", self.backup_job)
         for verb, state in (("suspend", "SUSPENDED"), ("stop", "STOPPED"),
@@ -422,6 +425,21 @@ class Workflow:
         c.wait_vm(vmid, "DONE")
         self.made.remove(("onevm", vmid))
         return f"template {template}, images {images}, VM {vmid} had {self.marker}"
+
+    def restore_in_place(self, label: str) -> str:
+        backup = self.rsync_backup if label == "rsync" else self.registry_backup
+        subprocess.run(["docker", "exec", f"one-{self.vmid}", "sh", "-c",
+                        f"echo changed > {self.marker}"], check=True, capture_output=True)
+        self.lifecycle("poweroff", "POWEROFF")
+        self.cloud.run("onevm", "restore", str(self.vmid), str(backup))
+        self.cloud.wait_vm(self.vmid, "POWEROFF")
+        self.lifecycle("resume", "RUNNING")
+        self.reach()
+        got = subprocess.run(["docker", "exec", f"one-{self.vmid}", "cat", self.marker],
+                             capture_output=True, text=True).stdout.strip()
+        if got != "kept":
+            raise StepFailed(f"after onevm restore {self.marker} holds {got!r}, not 'kept'")
+        return f"from backup image {backup}"
 
     def backup_delete(self) -> str:
         for image in (self.rsync_backup, self.registry_backup):

@@ -290,7 +290,7 @@ def test_disk_snapshot_revert_of_a_running_vm_is_refused(shims, source, docker_c
     assert box.id == docker_client.containers.get(f"one-{vm}").id
 
 
-def test_resize_and_in_place_restore_refuse_in_one_line(shims, vm):
+def test_resize_refuses_and_in_place_restore_needs_oned_in_one_line(shims, vm):
     res = shims.tm("resize", disk(vm, 0), "2048", str(vm), "0")
     assert res.rc == 1 and "no fixed size" in res.error_line
     argv = [f"{HOST}:{SYS}/{vm}", "0:1", f"one-{vm}", "-", str(vm), "0"]
@@ -300,8 +300,10 @@ def test_resize_and_in_place_restore_refuse_in_one_line(shims, vm):
     for action in ("postbackup", "postbackup_live"):  # must not fail the backup's cleanup
         res = shims.tm(action, *argv, stdin=b"<VM><ID>1</ID></VM>")
         assert (res.rc, res.stdout, res.stderr) == (0, "", "")
-    res = shims.tm("restore", f"{HOST}:{SYS}/{vm}", str(vm), "3", "-1", "-1")
-    assert res.rc == 1 and "in-place restore of onedock VMs" in res.error_line
+    env = {**shims.env, "ONE_AUTH": "/nonexistent/one_auth"}  # no oned to ask about image 3
+    res = shims.tm("restore", f"{HOST}:{SYS}/{vm}", str(vm), "3", "-1", "-1", env=env)
+    assert res.rc == 1 and "oned's credentials" in res.error_line  # the one real run:
+    # sandbox/one_smoke.py under a real oned
 
 
 def test_stop_and_resume_through_the_registry(shims, source, private_view, docker_client,

@@ -293,10 +293,6 @@ def resize(cfg: Config, path: str, size: str, vmid: str, _dsid: str) -> str:
     raise OneDockError(RESIZE_REFUSAL, hint=RESIZE_HINT)
 
 
-BACKUP_REFUSAL = "in-place restore of onedock VMs is not supported yet"
-BACKUP_HINT = ("restore the backup into new images instead (oneimage restore) or save the disks "
-               "as images (onevm disk-saveas)")
-
 
 BACKUP = "host:sysdir disks deploy_id bj_id vmid dsid"  # digest §12; bj_id may be "-"
 
@@ -341,7 +337,14 @@ def postbackup(cfg: Config, path: str, disks: str, _deploy: str, _job: str, vmid
 
 
 @ACTIONS("host:sysdir vmid image_id increment_id disk_id")
-def restore(cfg: Config, path: str, vmid: str, *_: str) -> str:
-    vm_dir(host_path(path, "path"), number(vmid, "vmid"))
-    raise OneDockError(BACKUP_REFUSAL, hint=BACKUP_HINT)
+def restore(cfg: Config, path: str, vmid: str, image_id: str, _increment: str,
+            disk_id: str) -> str:
+    """`onevm restore` of a powered-off VM from one of its backups (host/restore.py)."""
+    from onedock.host.restore import restore_in_place
+
+    where, vmid_ = host_path(path, "path"), number(vmid, "vmid")
+    vm_dir(where, vmid_)
+    disk = -1 if disk_id == "-1" else number(disk_id, "disk id")
+    restore_in_place(Host(cfg, where.host), vmid_, number(image_id, "image id"), disk)
+    return ""
 
