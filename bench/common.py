@@ -67,6 +67,7 @@ def write_conf(path: Path, registry: str, storage: str) -> Path:
     path.write_text(
         f'registry = "{registry}"\nregistry_insecure = true\n'
         f'registry_storage = "{storage}"\nfrontend = "{FRONTEND}"\n'
+        f'state_dir = "{path.parent / "state"}"\n'  # the run's own, not /var/tmp/onedock
         f'[hosts]\n{HOST} = "unix:///var/run/docker.sock"\n'
     )
     return path

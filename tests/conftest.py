@@ -106,6 +106,7 @@ def conf(lab_root, private, engine2):
         "registry_insecure = true\n"
         f'registry_storage = "{private.storage}"\n'
         f'frontend = "{FRONTEND}"\n'
+        f'state_dir = "{lab_root / "state"}"\n'  # not the machine's /var/tmp/onedock
         "[hosts]\n"
         f'{HOST} = "unix:///var/run/docker.sock"\n'
         f'{HOST2} = "{engine2.url}"\n'

@@ -26,3 +26,11 @@ def tags(client, vmid: int) -> set[str]:
 
 def volumes(client, vmid: int) -> set[str]:
     return {v.name for v in client.volumes.list(filters={"label": f"{VOL_LABEL}={vmid}"})}
+
+
+def conf_with(text: str, **values: str) -> str:
+    """The lab's config text with top-level string keys set, replacing the lab's own."""
+    head, sep, tables = text.partition("[hosts]")
+    kept = [line for line in head.splitlines() if line.split("=")[0].strip() not in values]
+    kept += [f'{key} = "{value}"' for key, value in values.items()]
+    return "\n".join(kept) + "\n" + sep + tables

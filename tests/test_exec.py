@@ -13,6 +13,7 @@ import pytest
 
 from lab.documents import vm_xml
 from tests.conftest import HOST
+from tests.helpers import conf_with
 from tests.test_vmm import deploy
 
 LINE = re.compile(r'VM = \[ ID="(\d+)", PID="(\d+)", STATUS="(\w+)", RETURN_CODE="(-?\d+)", '
@@ -23,9 +24,7 @@ LINE = re.compile(r'VM = \[ ID="(\d+)", PID="(\d+)", STATUS="(\w+)", RETURN_CODE
 def env(shims, conf, tmp_path):
     """The actions and the probe share state_dir, as on a host: a private one per test."""
     path = tmp_path / "exec.conf"
-    text = conf.read_text()
-    head, _, hosts = text.partition("[hosts]")
-    path.write_text(f'{head}state_dir = "{tmp_path}/state"\n[hosts]{hosts}')
+    path.write_text(conf_with(conf.read_text(), state_dir=f"{tmp_path}/state"))
     return dict(shims.env, ONEDOCK_CONF=str(path))
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from lab.shims import probe_config
 from onedock.monitor.cgroups import Cgroups
+from tests.helpers import conf_with
 
 LABEL = "org.opennebula.onedock.vmid"
 
@@ -23,7 +24,7 @@ LABEL = "org.opennebula.onedock.vmid"
 def probe_env(shims, tmp_path, conf):
     state = tmp_path / "state"
     path = tmp_path / "probe.conf"
-    path.write_text(conf.read_text().split("[hosts]")[0] + f'state_dir = "{state}"\n')
+    path.write_text(conf_with(conf.read_text().split("[hosts]")[0], state_dir=str(state)))
     return dict(shims.env, ONEDOCK_CONF=str(path))
 
 
