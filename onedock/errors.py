@@ -58,3 +58,13 @@ def for_status(status: int, text: str, *, hint: str | None = None) -> OneDockErr
     kind = {401: Denied, 403: Denied, 404: NotFound, 409: Conflict, 429: RateLimited}.get(
         status, OneDockError)
     return kind(text, hint=hint)
+
+
+def undo(step, items) -> None:
+    """Roll back what a failed action made, item by item: the failure being handled is the one
+    to report, so one that the roll-back meets only leaves that item behind."""
+    for item in items:
+        try:
+            step(item)
+        except OneDockError:
+            continue

@@ -26,6 +26,7 @@ from onedock.engine.views import (
 from onedock.errors import Conflict, NotFound, OneDockError, for_status
 from onedock.http1 import Response
 from onedock.names import LABEL_CONTEXT_ENV
+from onedock.streams import read_exactly
 from onedock.transport import Peer, engine_connection
 
 
@@ -248,11 +249,11 @@ class Engine:
             sock.shutdown(socket.SHUT_WR)
         out: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
         while True:
-            head = _read_exactly(resp, 8)
+            head = read_exactly(resp, 8)
             if len(head) < 8:
                 break
             size = int.from_bytes(head[4:8], "big")
-            data = _read_exactly(resp, size)
+            data = read_exactly(resp, size)
             kept = out.get(head[0])
             if kept is not None and len(kept) < limit:
                 kept += data[:limit - len(kept)]
@@ -326,17 +327,6 @@ class Engine:
                                  sum(t for _, t in layers.values()))
         finally:
             progress.close()
-
-
-def _read_exactly(reader: Response, size: int) -> bytes:
-    chunks, left = [], size
-    while left:
-        chunk = reader.read(left)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
 
 
 def _q(value: str) -> str:

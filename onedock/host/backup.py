@@ -26,8 +26,8 @@ import sys
 import threading
 import time
 
-from onedock import names, registries
-from onedock.errors import NotFound, OneDockError
+from onedock import names, registries, streams
+from onedock.errors import NotFound, OneDockError, undo
 from onedock.host.spec import boot_disk
 from onedock.host.staging import Host
 from onedock.one.transfer import BackupStep
@@ -38,7 +38,6 @@ from onedock.state import private_dir
 LABEL_BACKUP = f"{names.LABEL}.backup"  # the backup id, in the images of a registry backup
 BACKUP_DIR = "backup"  # below the VM's directory on the host, as the stock TMs make it
 MOUNT = "/onedock-vm-dir"  # where the export container sees the VM's directory
-BLOCK = 1 << 20
 
 
 def _image_tag(vmid: int) -> str:
@@ -117,7 +116,7 @@ class HostBackup:
             for disk_id, volume in volumes:
                 with self.host.read_volume(volume, self.vmid) as stream, \
                         open(os.path.join(self.spool, f"disk.{disk_id}.0"), "wb") as out:
-                    _copy(stream, out)
+                    streams.copy(stream, out)
         finally:
             if pause:
                 self.engine.unpause(self.name)
@@ -138,7 +137,7 @@ class HostBackup:
         try:
             with open(path, "wb") as out:
                 out.write(config_member(image.config if image is not None else {}))
-                _copy(self.engine.export(cid), out)
+                streams.copy(self.engine.export(cid), out)
         finally:
             self.engine.remove_container(cid, force=True)  # the image stays until postbackup:
             # an onedock backup datastore pushes it (store)
@@ -222,9 +221,7 @@ class HostBackup:
                                          labels)
                 stored.append(f"{bid}-vm")
         except BaseException:
-            for tag in stored:
-                with contextlib.suppress(OneDockError):
-                    registry.forget(repo, tag)
+            undo(lambda tag: registry.forget(repo, tag), stored)
             raise
         finally:
             signal.signal(signal.SIGTERM, cancelled)
@@ -328,15 +325,3 @@ def cancel(deploy_id: str) -> int:
 def _cancel(*_) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the clean-up (an unpause) must not be cut
     raise OneDockError("backup cancelled")
-
-
-def _drain(stream) -> int:
-    size = 0
-    while chunk := stream.read(BLOCK):
-        size += len(chunk)
-    return size
-
-
-def _copy(stream, out) -> None:
-    while chunk := stream.read(BLOCK):
-        out.write(chunk)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from typing import IO
 
-from onedock import names
+from onedock import names, streams
 from onedock.errors import OneDockError
 from onedock.registry.client import Registry, sha256_digest
 from onedock.registry.image import KIND_LABEL, from_manifest, single_layer_image
+from onedock.streams import read_exactly
 
 IMAGE_CONFIG = ".onedock-image-config.json"
-BLOCK = 1 << 20
+
 _HEADER = 512
 
 
@@ -36,7 +37,7 @@ def config_member(config: dict) -> bytes:
 def push(stream: IO[bytes], registry: Registry, repo: str, tag: str, *, root: bool,
          arch: str, labels: dict[str, str] | None = None) -> int:
     """The disk file read from `stream` as `repo:tag`; returns the layer's size in bytes."""
-    head = _read(stream, _HEADER)
+    head = read_exactly(stream, _HEADER)
     if len(head) < _HEADER:
         raise OneDockError("the backup's disk file is empty or not a tar archive")
     run: dict = {"Cmd": ["none"]}
@@ -46,7 +47,7 @@ def push(stream: IO[bytes], registry: Registry, repo: str, tag: str, *, root: bo
             raise OneDockError("the backup's root disk lacks the image config onedock writes",
                                hint="restore onedock backups of onedock VMs only")
         size = int(head[124:136].strip(b"\0 ") or b"0", 8)
-        data = _read(stream, size + (-size % _HEADER))
+        data = read_exactly(stream, size + (-size % _HEADER))
         head += data
         try:
             run = json.loads(data[:size])
@@ -57,7 +58,7 @@ def push(stream: IO[bytes], registry: Registry, repo: str, tag: str, *, root: bo
 
     def chunks():
         yield head
-        while chunk := stream.read(BLOCK):
+        while chunk := stream.read(streams.BLOCK):
             yield chunk
 
     digest, size = registry.upload_stream(repo, chunks())
@@ -72,17 +73,6 @@ def push(stream: IO[bytes], registry: Registry, repo: str, tag: str, *, root: bo
     registry.upload_blob(repo, blob.digest, len(config), config)
     registry.put_manifest(repo, tag, manifest)
     return size
-
-
-def _read(stream: IO[bytes], size: int) -> bytes:
-    parts, left = [], size
-    while left:
-        chunk = stream.read(left)
-        if not chunk:
-            break
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
 
 
 def put_file(registry: Registry, repo: str, tag: str, name: str, data: bytes,

@@ -7,10 +7,9 @@ leaves the repository as it found it.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
-from onedock.errors import OneDockError
+from onedock.errors import undo
 from onedock.progress import Progress
 from onedock.registry.client import Registry
 from onedock.registry.image import Blob, Image
@@ -73,9 +72,7 @@ def copy_image(
                 one(blob)
         dst.put_manifest(dst_repo, tag, image.manifest)
     except BaseException:
-        for digest in uploaded:
-            with contextlib.suppress(OneDockError):
-                dst.delete_blob(dst_repo, digest)
+        undo(lambda digest: dst.delete_blob(dst_repo, digest), uploaded)
         raise
     finally:
         progress.close()

@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from lab.shims import probe_config
-from onedock.monitor.probes import _settings
+from onedock.monitor.settings import settings as _settings
 
 DEFAULTS = {"SYNC_STATE_VM": "180", "DATASTORE_LOCATION": "/var/lib/one//datastores"}
 
