@@ -192,5 +192,11 @@ def write_wheelhouse(out) -> Path:
     wheels = ROOT / ".vagrant" / "onedock" / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(_wheelhouse(out))) as tar:
-        tar.extractall(wheels, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(wheels, filter="data")
+        else:  # Debian 12's Python 3.11.2 predates extraction filters: wheel files only
+            for member in tar.getmembers():
+                if not member.isfile() or "/" in member.name or member.name.startswith("."):
+                    raise OSError(f"unexpected member {member.name!r} in the wheelhouse")
+            tar.extractall(wheels)
     return wheels
