@@ -58,10 +58,12 @@ def docker_sandbox():
     vagrant("version")  # skips (or fails in CI) without vagrant
     pytest.importorskip("vagrant")
     invoke("sandbox.down", "--backend", "vagrant")
-    proc = invoke("sandbox.up", "--backend", "vagrant")
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    yield
-    proc = invoke("sandbox.down", "--backend", "vagrant")
+    try:
+        proc = invoke("sandbox.up", "--backend", "vagrant")
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        yield
+    finally:  # also when `up` failed half-way: its machine must not outlive the test
+        proc = invoke("sandbox.down", "--backend", "vagrant")
     assert proc.returncode == 0, proc.stderr
 
 
