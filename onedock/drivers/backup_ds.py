@@ -14,7 +14,7 @@ from onedock.config import Config
 from onedock.errors import OneDockError
 from onedock.one.datastore import ImageData, parse_ds_action, vm_of_action
 
-FORMAT = "docker"
+FORMAT = "docker"  # what every onedock image and backup is, in both datastores
 SCHEME = "onedock-backup://"  # PATH of an image restored from an onedock backup
 
 
@@ -75,7 +75,7 @@ def restore(cfg: Config, payload: bytes) -> str:
     images (their PATH names the backup's disk, which this driver's cp copies registry to
     registry) and the VM template, made through oned's API for the user who asked; prints
     `<template id or -1> <image id>...`, as the stock backup datastores do."""
-    from onedock.host.backup import backup_vmid
+    from onedock.host.backup import backup_vmid, vm_document
     from onedock.host.spec import boot_disk
     from onedock.one.api import Oned
     from onedock.one.backup_template import vm_template
@@ -94,7 +94,7 @@ def restore(cfg: Config, payload: bytes) -> str:
         raise OneDockError(f"datastore {action.destination_ds} is not an onedock image "
                            "datastore", hint="restore onedock backups into an onedock one")
     registry = registries.private(cfg)
-    vm_xml = base64_text(backup_disk.read_file(registry, repo, f"{bid}-vm"))
+    vm_xml = vm_document(backup_disk.read_file(registry, repo, f"{bid}-vm"))
     wanted = options.get("DISK_ID", "")
     boot = boot_disk(parse_vm(vm_xml, "the backup's vm.xml")).disk_id
     disks = sorted((int(t.rsplit(".", 1)[1]) for t in registry.tags(repo)
@@ -126,9 +126,3 @@ def restore(cfg: Config, payload: bytes) -> str:
 
 def _yes(value: str | None) -> bool:
     return (value or "").upper() in ("YES", "TRUE", "1")
-
-
-def base64_text(data: bytes) -> bytes:
-    import base64
-
-    return base64.b64decode(b"".join(data.split()))

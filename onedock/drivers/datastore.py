@@ -21,7 +21,7 @@ from onedock.registry import image as images
 from onedock.registry.copy import copy_image
 from onedock.registry.reference import parse as parse_reference
 
-FORMAT = "docker"
+FORMAT = backup_ds.FORMAT
 TAG = "latest"
 SCHEME = "docker://"
 

@@ -54,6 +54,11 @@ def vm_xml(document: bytes) -> bytes:
     return b"".join(text[i:i + 60] + b"\n" for i in range(0, len(text), 60)) + b"\n"
 
 
+def vm_document(stored: bytes) -> bytes:
+    """The VM document back out of a vm.xml that vm_xml wrote."""
+    return base64.b64decode(b"".join(stored.split()))
+
+
 class HostBackup:
     def __init__(self, host: Host, step: BackupStep):
         self.host = host
