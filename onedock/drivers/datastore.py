@@ -99,8 +99,11 @@ def cp(cfg: Config, payload: bytes) -> str:
     if not image.path:
         raise OneDockError("image has no PATH to copy from")
     source = _image_source(action, cfg)
-    if image.path.startswith(BACKUP_URLS):
-        _restore(cfg, image, source)
+    if image.path.startswith(BACKUP_URLS):  # `oneimage restore` of a stock backup
+        from onedock.registry import backup_disk
+
+        backup_disk.download(image.path, registries.private(cfg), source, TAG,
+                             root=image.type.upper() == "OS", platform=cfg.platform)
         return f"{source} {FORMAT}"
     if image.path.startswith(backup_ds.SCHEME):
         registry = registries.private(cfg)
@@ -119,37 +122,6 @@ def cp(cfg: Config, payload: bytes) -> str:
 
 
 BACKUP_URLS = ("rsync://", "restic://")  # what the stock backup datastores' restore hands cp
-
-
-def _restore(cfg: Config, image: ImageData, source: str) -> None:
-    """A disk of a backup as `oneimage restore` makes it an image: fetched with OpenNebula's
-    own downloader (it resolves the backup datastore through oned, as the stock drivers do),
-    streamed into the registry as a single-layer image (registry/backup_disk.py)."""
-    import subprocess
-
-    from onedock.registry import backup_disk
-
-    remotes = os.path.join(os.environ["ONE_LOCATION"], "var", "remotes") \
-        if os.environ.get("ONE_LOCATION") else "/var/lib/one/remotes"
-    downloader = os.path.join(remotes, "datastore", "downloader.sh")
-    if not os.access(downloader, os.X_OK):
-        raise OneDockError(f"OpenNebula's {downloader} is missing",
-                           hint="restore on the front-end, where OpenNebula's remotes are")
-    argv = [downloader, "--nodecomp", image.path, "-"]
-    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE) as proc:
-        try:
-            backup_disk.push(proc.stdout, registries.private(cfg), source, TAG,
-                             root=image.type.upper() == "OS",
-                             arch=cfg.platform.partition("/")[2] or "amd64")
-        except BaseException:
-            proc.kill()
-            raise
-        finally:
-            err = proc.stderr.read()
-    if proc.returncode != 0:
-        why = err.decode(errors="replace").strip().splitlines() or [f"exit {proc.returncode}"]
-        raise OneDockError(f"cannot download {image.path[:120]}: {why[-1][:200]}")
 
 
 def stat(cfg: Config, payload: bytes) -> str:

@@ -18,8 +18,11 @@ import subprocess
 from onedock import names, registries
 from onedock.errors import OneDockError
 from onedock.host.backup import backup_vmid
+from onedock.host.spec import boot_disk
 from onedock.host.staging import Host
+from onedock.one import one_remotes
 from onedock.one.api import Oned
+from onedock.one.vm import parse_vm
 from onedock.registry import backup_disk
 
 RESTORE_TAG = "restore"  # where the files of an rsync or restic backup wait in the registry
@@ -75,11 +78,9 @@ def _fetch(host: Host, repo: str, vmid: int, mad: str, ds_xml: str, vm_xml: str,
            image_xml: str) -> dict[int, str]:
     """The disks of an rsync or restic backup, through the stock datastore's `ls` and
     OpenNebula's downloader, as registry tags of `repo`."""
-    remotes = os.path.join(os.environ["ONE_LOCATION"], "var", "remotes") \
-        if os.environ.get("ONE_LOCATION") else "/var/lib/one/remotes"
     if not mad.isalnum():
         raise OneDockError(f"backup datastore driver '{mad[:30]}' is not a driver name")
-    ls = os.path.join(remotes, "datastore", mad, "ls")
+    ls = os.path.join(one_remotes(), "datastore", mad, "ls")
     request = "\n".join(["<DS_DRIVER_ACTION_DATA>", ds_xml, vm_xml, image_xml,
                          "</DS_DRIVER_ACTION_DATA>", ""])
     done = subprocess.run([ls, "-i", "-1"], input=request.encode(), capture_output=True,
@@ -91,35 +92,14 @@ def _fetch(host: Host, repo: str, vmid: int, mad: str, ds_xml: str, vm_xml: str,
         urls = {int(k): v for k, v in json.loads(done.stdout).items() if k.isdigit()}
     except (ValueError, AttributeError) as exc:
         raise OneDockError(f"datastore/{mad}/ls did not answer JSON") from exc
-    vm = _doc(vm_xml, "VM")
-    boot = _boot(vm)
+    boot = boot_disk(parse_vm(vm_xml, "VM document")).disk_id
     registry = registries.private(host.cfg)
     tags = {}
     for disk, url in sorted(urls.items()):
-        tag = f"{RESTORE_TAG}-disk.{disk}"
-        argv = [os.path.join(remotes, "datastore", "downloader.sh"), "--nodecomp", url, "-"]
-        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL) as proc:
-            try:
-                backup_disk.push(proc.stdout, registry, repo, tag, root=disk == boot,
-                                 arch=host.cfg.platform.partition("/")[2] or "amd64")
-            except BaseException:
-                proc.kill()
-                raise
-        if proc.returncode != 0:
-            raise OneDockError(f"cannot download {url[:120]} (downloader.sh exit "
-                               f"{proc.returncode})")
-        tags[disk] = tag
+        tags[disk] = f"{RESTORE_TAG}-disk.{disk}"
+        backup_disk.download(url, registry, repo, tags[disk], root=disk == boot,
+                             platform=host.cfg.platform)
     return tags
-
-
-def _boot(vm) -> int:
-    from xml.etree.ElementTree import tostring
-
-    from onedock.host.spec import boot_disk
-    from onedock.one.vm import parse_vm
-
-    return boot_disk(parse_vm(tostring(vm), "VM")).disk_id
 
 
 def _doc(xml: str, root: str):

@@ -75,6 +75,36 @@ def push(stream: IO[bytes], registry: Registry, repo: str, tag: str, *, root: bo
     return size
 
 
+def download(url: str, registry: Registry, repo: str, tag: str, *, root: bool,
+             platform: str) -> int:
+    """The disk file at `url` (rsync://, restic://) as `repo:tag`, fetched by OpenNebula's own
+    downloader (it resolves the backup datastore through oned, as the stock drivers do)."""
+    import os
+    import subprocess
+
+    from onedock.one import one_remotes
+
+    downloader = os.path.join(one_remotes(), "datastore", "downloader.sh")
+    if not os.access(downloader, os.X_OK):
+        raise OneDockError(f"OpenNebula's {downloader} is missing",
+                           hint="restore on the front-end, where OpenNebula's remotes are")
+    argv = [downloader, "--nodecomp", url, "-"]
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        try:
+            size = push(proc.stdout, registry, repo, tag, root=root,
+                        arch=platform.partition("/")[2] or "amd64")
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            err = proc.stderr.read()
+    if proc.returncode != 0:
+        why = err.decode(errors="replace").strip().splitlines() or [f"exit {proc.returncode}"]
+        raise OneDockError(f"cannot download {url[:120]}: {why[-1][:200]}")
+    return size
+
+
 def put_file(registry: Registry, repo: str, tag: str, name: str, data: bytes,
              labels: dict[str, str]) -> int:
     """A small file of a backup (vm.xml) as `repo:tag`, one tar layer holding it."""
