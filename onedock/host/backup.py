@@ -44,10 +44,6 @@ def _image_tag(vmid: int) -> str:
     return f"{names.container(vmid)}:backup"
 
 
-def _export_name(vmid: int) -> str:
-    return f"{names.container(vmid)}-backup"
-
-
 def vm_xml(document: bytes) -> bytes:
     """Base64 with a newline every 60 characters, then echo's newline (tm/qcow2/prebackup)."""
     text = base64.b64encode(document)
@@ -133,19 +129,13 @@ class HostBackup:
 
     def _export(self, path: str) -> None:
         """The committed image's filesystem, all layers merged, through a never-started
-        container."""
-        config = {"Image": _image_tag(self.vmid), "Cmd": ["none"], "Entrypoint": [],
-                  "NetworkDisabled": True, "HostConfig": {"NetworkMode": "none"},
-                  "Labels": {names.LABEL_ROLE: "helper", names.LABEL_VMID: str(self.vmid)}}
+        helper container (the image stays until postbackup: an onedock backup datastore
+        pushes it, store)."""
         image = self.engine.image_inspect(_image_tag(self.vmid))
-        cid = self.engine.create_container(_export_name(self.vmid), config)
-        try:
-            with open(path, "wb") as out:
-                out.write(config_member(image.config if image is not None else {}))
-                streams.copy(self.engine.export(cid), out)
-        finally:
-            self.engine.remove_container(cid, force=True)  # the image stays until postbackup:
-            # an onedock backup datastore pushes it (store)
+        with self.host.helper(_image_tag(self.vmid), {}, self.vmid) as cid, \
+                open(path, "wb") as out:
+            out.write(config_member(image.config if image is not None else {}))
+            streams.copy(self.engine.export(cid), out)
 
     def _upload(self) -> None:
         """vm.xml and the spooled disks into <sysdir>/backup on the host, owned by this user
