@@ -9,10 +9,10 @@ answer is a WireError, an OSError, so callers treat it as the peer not answering
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from typing import IO
 
+from onedock import sockets
 from onedock.errors import WireError
 
 BLOCK = 1 << 20  # bytes sent per write of a streamed body: blob copies are bandwidth-bound
@@ -90,9 +90,9 @@ class Response:
 class Connection:
     """A keep-alive connection, opened on first use and again after the peer closed it."""
 
-    def __init__(self, dial: Callable[[], socket.socket]):
+    def __init__(self, dial: Callable[[], object]):
         self._dial = dial
-        self.sock: socket.socket | None = None
+        self.sock = None
         self._reader: IO[bytes] | None = None
         self._last: Response | None = None
         self._method = ""
@@ -105,7 +105,7 @@ class Connection:
             self.close()  # an unread or a last answer: start afresh rather than misread the next
         if self.sock is None:
             self.sock = self._dial()
-            self._reader = self.sock.makefile("rb")
+            self._reader = sockets.reader(self.sock)
         sent = dict(headers or {})
         named = {k.lower() for k in sent}
         chunked = False

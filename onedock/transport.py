@@ -7,41 +7,24 @@ All speak HTTP/1.1 through onedock.http1.
 
 from __future__ import annotations
 
+import _socket
 import os
 import re
 import shlex
-import socket
 import stat
-import threading
+from _thread import _local as thread_local  # threading.local, without importing threading
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
-from urllib.parse import urlsplit
 
+from onedock import sockets
 from onedock.errors import OneDockError, unreachable
 from onedock.http1 import Connection, Response
+from onedock.urls import URL
 
 if TYPE_CHECKING:
     from onedock.config import Config
 
 _SSH_TARGET = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
-
-
-def _unix(path: str, timeout: float) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(path)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _tcp(netloc: str, default_port: int, timeout: float) -> socket.socket:
-    parts = urlsplit(f"//{netloc}")
-    sock = socket.create_connection((parts.hostname or "", parts.port or default_port), timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
 
 
 def ssh_options(cfg: Config) -> tuple[str, ...]:
@@ -81,7 +64,7 @@ def ssh_argv(url: str, host: str, command: list[str], options: tuple[str, ...] =
     """`ssh` running `command` on a host, reached as its engine is: the user, host and port of
     an ssh:// engine URL, else the host's name. The remote command is one quoted string, so
     the far side's shell sees the words given and nothing else."""
-    parts = urlsplit(url)
+    parts = URL(url)
     argv = ["ssh", *options, "-o", "BatchMode=yes"]
     target = host
     if parts.scheme == "ssh":
@@ -102,10 +85,10 @@ class SshConnection(Connection):
         self._timeout = timeout
         self._proc = None
 
-    def _spawn(self) -> socket.socket:
+    def _spawn(self) -> _socket.socket:
         import subprocess  # only ssh engines pay for it
 
-        ours, theirs = socket.socketpair()
+        ours, theirs = _socket.socketpair()
         try:
             self._proc = subprocess.Popen(
                 self._argv, stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL
@@ -127,11 +110,12 @@ class SshConnection(Connection):
 
 
 def engine_connection(url: str, timeout: float, ssh: tuple[str, ...] = ()) -> Connection:
-    parts = urlsplit(url)
+    parts = URL(url)
     if parts.scheme == "unix":
-        return Connection(lambda: _unix(parts.path, timeout))
+        return Connection(lambda: sockets.unix(parts.path, timeout))
     if parts.scheme == "tcp":
-        return Connection(lambda: _tcp(parts.netloc, 2375, timeout))
+        netloc = url.partition("://")[2].partition("/")[0]
+        return Connection(lambda: sockets.tcp(netloc, 2375, timeout))
     if parts.scheme == "ssh":
         return SshConnection(url, timeout, ssh)
     raise OneDockError(f"unsupported Docker engine URL '{url}'", hint="use unix://, tcp:// or ssh://")
@@ -139,12 +123,12 @@ def engine_connection(url: str, timeout: float, ssh: tuple[str, ...] = ()) -> Co
 
 def registry_connection(host: str, *, secure: bool, ca: str, timeout: float) -> Connection:
     if not secure:
-        return Connection(lambda: _tcp(host, 80, timeout))
+        return Connection(lambda: sockets.tcp(host, 80, timeout))
     import ssl  # only TLS registries pay for it
 
     context = ssl.create_default_context(cafile=ca or None)
-    name = urlsplit(f"//{host}").hostname or host
-    return Connection(lambda: context.wrap_socket(_tcp(host, 443, timeout), server_hostname=name))
+    name = URL(host).hostname or host
+    return Connection(lambda: sockets.tls(sockets.tcp(host, 443, timeout), context, name))
 
 
 class Peer:
@@ -157,7 +141,7 @@ class Peer:
         self._address = address
         self._connect = connect
         self._hint = hint
-        self._local = threading.local()
+        self._local = thread_local()
 
     def connection(self) -> Connection:
         conn = getattr(self._local, "conn", None)

@@ -10,10 +10,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import socket
 from collections.abc import Iterator
 from typing import IO
-from urllib.parse import quote, urlencode
 
 from onedock.engine.views import (
     ENGINE_HINT,
@@ -28,6 +26,7 @@ from onedock.http1 import Response
 from onedock.names import LABEL_CONTEXT_ENV
 from onedock.streams import read_exactly
 from onedock.transport import Peer, engine_connection
+from onedock.urls import encode_query, quote
 
 
 def registry_auth(username: str, password: str, server: str) -> str:
@@ -62,7 +61,7 @@ class Engine:
         json_body=None,
     ) -> Response:
         if query:
-            path = f"{path}?{urlencode(query)}"
+            path = f"{path}?{encode_query(query)}"
         sent = {"Host": "docker", "User-Agent": "onedock"}
         if json_body is not None:
             body = json.dumps(json_body).encode()
@@ -152,7 +151,7 @@ class Engine:
         query = [("container", container), ("repo", repo), ("tag", tag),
                  ("pause", "true" if pause else "false")]
         query += [("changes", f"ENV {name}=") for name in names]
-        resp = self.request("POST", f"/commit?{urlencode(query)}", json_body={})
+        resp = self.request("POST", f"/commit?{encode_query(query)}", json_body={})
         return json.loads(resp.body)["Id"]
 
     # -- containers -----------------------------------------------------------------------
@@ -246,7 +245,7 @@ class Engine:
         if stdin:
             sock.sendall(stdin)
         with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
+            sock.shutdown(1)  # SHUT_WR: the command sees the end of its stdin
         out: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
         while True:
             head = read_exactly(resp, 8)

@@ -6,7 +6,6 @@ field again on the other side, since sudo makes that the trust boundary.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import NamedTuple
 
@@ -41,6 +40,8 @@ class NicSpec(NamedTuple):
             raise OneDockError(f"'{self.mac}' is not a MAC address (aa:bb:cc:dd:ee:ff)")
         if not 0 <= self.nic_id < 1000:
             raise OneDockError(f"NIC_ID {self.nic_id} is out of range")
+        import ipaddress  # only requests that plumb a NIC pay for it
+
         try:
             if self.ip:
                 ipaddress.IPv4Interface(f"{self.ip}/{self.prefix}")

@@ -10,7 +10,6 @@ DOCKER_PRIVILEGED=YES, DOCKER_NO_NEW_PRIVILEGES=NO; a disk's MOUNTPOINT sets whe
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import re
@@ -79,6 +78,8 @@ def _yes(value: str, default: bool) -> bool:
 
 
 def nic_specs(vm: VM, nics: list[Nic] | None = None) -> list[NicSpec]:
+    import ipaddress  # deploy and attach_nic pay for it, not every VMM action
+
     specs = []
     for nic in vm.nics if nics is None else nics:
         mask = vm.nic_context(nic.nic_id, "MASK") or nic.attrs.get("MASK", "")
@@ -160,6 +161,8 @@ def spec(vm: VM, cfg) -> dict:
     memory = vm.memory_mb * MIB if vm.memory_mb > 0 else 0
     cpus = vm.vcpu or max(1, math.ceil(vm.cpu))
     caps_add, privileged, no_new_privs = _policy(vm, cfg)
+    import ipaddress  # deploy pays for it, not every VMM action
+
     dns = []
     for server in (vm.context.get("ETH0_DNS") or vm.context.get("DNS") or "").split():
         try:

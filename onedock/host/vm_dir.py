@@ -6,7 +6,6 @@ host that runs VMs for months must not keep one per VM.
 from __future__ import annotations
 
 import os
-import subprocess
 
 from onedock.config import Config
 from onedock.errors import OneDockError
@@ -20,6 +19,8 @@ def remove(cfg: Config, host: str, path: str) -> None:
     if url.startswith("unix://"):
         remove_local(path)
         return
+    import subprocess  # TM actions that remove nothing do not pay for it
+
     argv = ssh_argv(url, host, ["rm", "-rf", "--", path], ssh_options(cfg))
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,

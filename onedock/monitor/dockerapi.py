@@ -1,11 +1,9 @@
 """The few Engine API GETs the probes make, over a bare socket.
 
 Probes are fresh processes every few seconds, so this imports only what a GET to the local
-engine needs: not onedock.engine.client's connections, nor socket's enum-building wrapper
-(_socket is the same object underneath), nor urllib.parse (and its ipaddress) for a
-percent-encoded query. An HTTP/1.0 request gets a plain body that ends when the engine closes
-the connection: no chunking, no keep-alive. local_docker is unix:// or tcp:// (Config refuses
-anything else).
+engine needs, not onedock.engine.client's keep-alive connections and chunked bodies. An
+HTTP/1.0 request gets a plain body that ends when the engine closes the connection.
+local_docker is unix:// or tcp:// (Config refuses anything else).
 """
 
 from __future__ import annotations
@@ -14,8 +12,10 @@ import _socket
 import json
 import time
 
+from onedock import sockets
 from onedock.engine.views import ENGINE_HINT, ContainerInfo, error_message
 from onedock.errors import for_status, unreachable
+from onedock.urls import encode_query
 
 MAX_BODY = 64 << 20  # a listing bigger than this is not something a probe should parse
 
@@ -30,8 +30,7 @@ class LocalEngine:
             timeout: float | None = None):
         """GET path?query (pairs may repeat a key); the decoded JSON body. One connection each."""
         if query:
-            pairs = query.items() if isinstance(query, dict) else query
-            path += "?" + "&".join(f"{k}={_quote(str(v))}" for k, v in pairs)
+            path += "?" + encode_query(query)
         budget = self.timeout if timeout is None else timeout
         try:
             status, body = self._exchange(path, budget)
@@ -54,12 +53,7 @@ class LocalEngine:
             sock.settimeout(budget)
             return sock, rest
         if scheme == "tcp":
-            import socket  # a remote engine's probe: rare enough to pay for the wrapper
-
-            host, _, port = rest.rstrip("/").rpartition(":")
-            if not host or not port.isdigit():
-                host, port = rest.rstrip("/"), "2375"
-            return socket.create_connection((host.strip("[]"), int(port)), budget), ""
+            return sockets.tcp(rest.partition("/")[0], 2375, budget), ""
         raise ValueError(f"unsupported Docker engine URL '{self.url}'")
 
     def _exchange(self, path: str, budget: float) -> tuple[int, bytes]:
@@ -92,10 +86,3 @@ class LocalEngine:
             raise ValueError("not an HTTP answer")
         return int(status_line[1]), body
 
-
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-def _quote(text: str) -> str:
-    """Percent-encoding of a query value, as urllib.parse.quote(text, safe="") does."""
-    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in text.encode())

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlencode, urlsplit
 
 from onedock.errors import OneDockError
 from onedock.transport import registry_connection
+from onedock.urls import encode_query
 
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
@@ -29,6 +29,8 @@ def answer(challenge: str, scope: str, host: str, basic: str, ca: str | None,
     if kind.lower() != "bearer":
         raise OneDockError(f"registry {host}: unsupported auth challenge '{kind}'")
     fields = dict(_CHALLENGE.findall(params))
+    from urllib.parse import urlsplit  # only a token challenge pays for it
+
     realm = urlsplit(fields.get("realm", ""))
     if realm.scheme not in ("http", "https") or not realm.hostname:
         raise OneDockError(f"registry {host}: bad token realm in auth challenge")
@@ -42,7 +44,7 @@ def answer(challenge: str, scope: str, host: str, basic: str, ca: str | None,
     if basic:
         headers["Authorization"] = basic
     try:
-        conn.request("GET", f"{realm.path or '/'}?{urlencode(query)}", headers=headers)
+        conn.request("GET", f"{realm.path or '/'}?{encode_query(query)}", headers=headers)
         resp = conn.getresponse()
         payload = resp.read()
     except OSError as exc:

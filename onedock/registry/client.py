@@ -10,11 +10,11 @@ import base64
 import contextlib
 import json
 from typing import IO, NamedTuple
-from urllib.parse import urlencode, urlsplit
 
 from onedock.errors import NotFound, OneDockError, for_status
 from onedock.http1 import Response
 from onedock.transport import Peer, registry_connection
+from onedock.urls import encode_query
 
 REGISTRY_HINT = "is the registry running, and are the host, port and TLS settings right?"
 
@@ -194,6 +194,8 @@ class Registry:
                 return resp
             location = resp.getheader("Location", "")
             resp.read()
+            from urllib.parse import urlsplit  # a redirect's URL is the peer's: parse it fully
+
             target = urlsplit(location)
             if target.scheme not in ("http", "https") or not target.netloc:
                 raise OneDockError(f"registry {self.host}: bad blob redirect '{location}'")
@@ -207,7 +209,7 @@ class Registry:
 
     def mount_blob(self, repo: str, digest: str, source_repo: str) -> bool:
         """Cross-repository mount: a metadata-only copy inside one registry."""
-        query = urlencode({"mount": digest, "from": source_repo})
+        query = encode_query({"mount": digest, "from": source_repo})
         resp = self.request(
             "POST", f"/v2/{repo}/blobs/uploads/?{query}", scope=_push(repo), ok=(201, 202),
         )
@@ -221,7 +223,7 @@ class Registry:
         location = self._start_upload(repo)
         sep = "&" if "?" in location else "?"
         self.request(
-            "PUT", f"{location}{sep}{urlencode({'digest': digest})}", scope=_push(repo),
+            "PUT", f"{location}{sep}{encode_query({'digest': digest})}", scope=_push(repo),
             headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
             body=data, ok=(201,),
         )
@@ -251,7 +253,7 @@ class Registry:
         digest = "sha256:" + hasher.hexdigest()
         sep = "&" if "?" in location else "?"
         self.request(
-            "PUT", f"{location}{sep}{urlencode({'digest': digest})}", scope=_push(repo),
+            "PUT", f"{location}{sep}{encode_query({'digest': digest})}", scope=_push(repo),
             headers={"Content-Length": "0"}, body=b"", ok=(201,),
         )
         return digest, size
@@ -273,6 +275,8 @@ class Registry:
                 self.request("DELETE", self._path(location), scope=_push(repo), ok=(204, 404))
 
     def _path(self, location: str) -> str:
+        from urllib.parse import urlsplit  # a Location is the peer's: parse it fully
+
         parts = urlsplit(location)
         if parts.netloc and parts.netloc != self.api_host:
             raise OneDockError(f"registry {self.host} sent an upload location on another host")

@@ -18,6 +18,9 @@ STDLIB_HTTP = {"http.client", "email", "ssl"}
 ONE_ACTION = {"tarfile", "concurrent.futures", "pathlib"}
 # the config is parsed once per change of the file, not by every process (config._Cache)
 ONE_ACTION |= {"tomllib", "hashlib", "ctypes"}
+# engines and registries are reached through onedock.sockets and onedock.urls (each costs
+# several ms of start-up); only a peer's own URLs (redirects, upload locations) load urllib
+ONE_ACTION |= {"socket", "urllib.parse", "ipaddress", "threading", "subprocess"}
 
 # entry point -> modules it must not load
 BUDGET = {

@@ -35,13 +35,3 @@ def test_monitord_configuration_as_it_writes_it(encode):
 ])
 def test_what_is_not_a_plain_configuration_is_not_read(stdin):
     assert _settings(stdin) == {}
-
-
-@pytest.mark.parametrize("value", ['{"label": ["org.opennebula.onedock.vmid"]}', "", "a b/é&=?#%",
-                                   "~._-AZaz09"])
-def test_the_probes_query_encoding_is_urllib_s(value):
-    from urllib.parse import quote
-
-    from onedock.monitor.dockerapi import _quote
-
-    assert _quote(value) == quote(value, safe="")
