@@ -54,10 +54,10 @@ def package(c):
 
 @task
 def smoke(c):
-    """The image workflow on this machine: register a Docker image, stage it on a host, clean up."""
-    from sandbox.smoke import run
+    """The smoke workflow here: through OpenNebula's CLI when one answers, else its protocol."""
+    from sandbox.smoke import workflow
 
-    code = run()
+    code = workflow()
     if code:
         raise Exit(code=code)
 
@@ -76,24 +76,35 @@ def uninstall(c, role="frontend", dry_run=False):
     _run(c, "-m", "onedock", "uninstall", role, *(["--dry-run"] if dry_run else []))
 
 
-def _backend(name: str, one_packages: str = "", provider: str = "docker", one_version: str = ""):
+def _backend(name: str, one_packages: str = "", provider: str = "docker", one_version: str = "",
+             one_location: str = "", nodes: int = 0):
     from sandbox.backend import make
 
-    return make(name, one_packages, provider, one_version)
+    return make(name, one_packages, provider, one_version, one_location, nodes)
 
 
-@task(help={"backend": "lxd or vagrant", "one_packages": "directory of OpenNebula .deb packages",
-            "one_version": "OpenNebula release from its package repository (LXD; '' for none)",
-            "provider": "vagrant provider: docker (default), libvirt, virtualbox"})
-def up(c, backend="lxd", one_packages="", provider="docker", one_version="7.4"):
+SANDBOX_HELP = {
+    "backend": "lxd or vagrant", "one_packages": "directory of OpenNebula .deb packages",
+    "one_version": "OpenNebula release from its package repository ('' for none)",
+    "one_location": "a self-contained OpenNebula install (install.sh -d DIR) to ship",
+    "nodes": "hosts beside the front-end (LXD), each with its own Docker engine",
+    "provider": "vagrant provider: docker (default), libvirt, virtualbox",
+}
+
+
+@task(help=SANDBOX_HELP)
+def up(c, backend="lxd", one_packages="", provider="docker", one_version="7.4",
+       one_location="", nodes=0):
     """Bring the sandbox up (idempotent: a second run only fixes what is missing)."""
-    _guard(lambda: _backend(backend, one_packages, provider, one_version).up())
+    _guard(lambda: _backend(backend, one_packages, provider, one_version, one_location,
+                            nodes).up())
 
 
-@task(help={"backend": "lxd or vagrant"})
-def provision(c, backend="lxd", one_packages="", one_version="7.4"):
+@task(help={k: v for k, v in SANDBOX_HELP.items() if k != "provider"})
+def provision(c, backend="lxd", one_packages="", one_version="7.4", one_location="", nodes=0):
     """Run the provisioning again (after a failure, or to ship a changed checkout)."""
-    _guard(lambda: _backend(backend, one_packages, one_version=one_version).provision())
+    _guard(lambda: _backend(backend, one_packages, one_version=one_version,
+                            one_location=one_location, nodes=nodes).provision())
 
 
 @task(help={"backend": "lxd or vagrant"})
@@ -117,8 +128,10 @@ def sandbox_smoke(c, backend="lxd"):
 
     def run():
         box = _backend(backend)
-        result = box.exec([f"{GUEST_VENV}/bin/python", "-m", "sandbox.smoke"], cwd=box.src,
-                          check=False)
+        # a login shell: OpenNebula's CLI environment, when the sandbox has one, is in
+        # profile.d; its VMs go on the sandbox's network, which every node's bridge reaches
+        command = f"ONEDOCK_SMOKE_NETWORK=onedock-net exec {GUEST_VENV}/bin/python -m sandbox.smoke"
+        result = box.exec(["bash", "-lc", command], cwd=box.src, check=False)
         sys.stdout.write(result.stdout)
         sys.stderr.write(result.stderr)
         return result.rc

@@ -6,6 +6,7 @@ from `provision/templates/`, whoever installs it.
 
 from __future__ import annotations
 
+import shlex
 from importlib import resources
 
 
@@ -25,4 +26,5 @@ def render(template: str, /, **values) -> str:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters["shell"] = shlex.quote  # a value inside a rendered shell script
     return env.get_template(template).render(**values)

@@ -60,16 +60,20 @@ class Steps:
 
 
 def make(name: str, one_packages: str = "", provider: str = "docker",
-         one_version: str = "") -> Backend:
+         one_version: str = "", one_location: str = "", nodes: int = 0) -> Backend:
     """The sandbox backend called `name`: lxd (pylxd) or vagrant (python-vagrant)."""
     from onedock.errors import OneDockError
 
     if name == "lxd":
         from sandbox.lxd import LxdBackend
 
-        return LxdBackend(one_packages=one_packages, one_version=one_version)
+        return LxdBackend(one_packages=one_packages, one_version=one_version,
+                          one_location=one_location, nodes=nodes)
     if name == "vagrant":
         from sandbox.vagrant import VagrantBackend
 
+        if one_location or nodes:
+            raise OneDockError("--one-location and --nodes are LXD's for now; with Vagrant, "
+                               "ONEDOCK_NODES=N vagrant up makes hosts without OpenNebula")
         return VagrantBackend(provider=provider, one_packages=one_packages)
     raise OneDockError(f"unknown sandbox backend '{name}' (lxd or vagrant)")

@@ -34,3 +34,10 @@ def repository_line(version: str, distro: str) -> str:
         raise OneDockError(f"OpenNebula {version[:20]} has no packages for {distro[:20]}",
                            hint=f"supported: {pairs()}")
     return f"deb [signed-by={KEYRING}] {REPOSITORY}/{version}/{DISTROS[distro]} stable opennebula"
+# what a self-contained build of OpenNebula (install.sh -d DIR) needs at run time on Debian 12:
+# oned's libraries, the Ruby of its CLI and drivers, and the tools its drivers call
+SOURCE_RUNTIME_PACKAGES = (
+    "ruby", "ruby-nokogiri", "ruby-sqlite3", "ruby-xmlrpc", "ruby-json", "ruby-rexml",
+    "libxmlrpc-c++8v5", "libsqlite3-0", "libxml2", "libssl3", "libcurl4", "openssh-client",
+    "openssh-server", "rsync", "sudo", "sqlite3", "bridge-utils", "iproute2", "curl",
+)

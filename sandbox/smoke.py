@@ -57,7 +57,23 @@ class Smoke:
 
 
 def main() -> None:
-    sys.exit(run())
+    sys.exit(workflow())
+
+
+def workflow() -> int:
+    """Through OpenNebula's own CLI when an OpenNebula with onedock answers here (ONE_XMLRPC,
+    ONE_AUTH), else oned's protocol replayed; it says which."""
+    import os
+
+    from sandbox import one_smoke
+
+    reason = one_smoke.why_not()
+    if not reason:
+        print(f"==> smoke: the workflow through OpenNebula's CLI "
+              f"({os.environ.get('ONE_XMLRPC', 'http://localhost:2633/RPC2')})")
+        return one_smoke.run(os.environ.get("ONEDOCK_SMOKE_HOST", "localhost"))
+    print(f"==> smoke: oned's protocol replayed, no OpenNebula ({reason})")
+    return run()
 
 
 def run() -> int:
