@@ -77,7 +77,11 @@ def test_every_template_renders():
                   bridge_address="10.214.0.1/24", src="/root/src", venv="/opt/onedock",
                   registry_unit="[Unit]\n", registry_config="version: 0.1\n",
                   onedock_conf="registry = 'x'\n",
-                  one_packages=False, one_repository="", archives=True, wheels="/root/wheels")
+                  one_packages=False, one_repository="", archives=True, wheels="/root/wheels",
+                  version="7.4.0", sunstone="http://fe:2616", password_file="/root/pw",
+                  image_ds=100, template="onedock-web", image_id=0, network_id=0,
+                  one_location="", one_bin="/usr/bin", one_runtime_packages="ruby",
+                  one_version="", one_key_url="", one_keyring="", one_frontend_packages="")
     rendered = {name: provision.render(name, **values) for name in provision.names()}
     assert len(rendered) >= 13
     for name, text in rendered.items():
