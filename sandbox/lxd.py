@@ -201,7 +201,8 @@ class LxdBackend:
             script = provision_script(
                 archives=True, src=GUEST_SRC, wheels="/root/wheels", hostname=name,
                 one_packages=bool(self.one_packages), one_version=self.one_version,
-                one_location=self.one_location, role=role, registry=registry)
+                one_location=self.one_location, role=role, registry=registry,
+                one_host=bool(self.one_location or self.one_packages or self.one_version))
             self._box(name).files.put("/root/provision.sh", script.encode())
             self._script(name, ["bash", "/root/provision.sh"], "provisioning")
         if self.exec(["test", "-x", f"{self.one_location or '/usr'}/bin/oned"],
@@ -280,12 +281,13 @@ class LxdBackend:
 def provision_script(*, archives: bool, src: str, wheels: str, hostname: str,
                      one_packages: bool, one_version: str = "", distro: str = "debian12",
                      one_location: str = "", role: str = "frontend",
-                     registry: str = "127.0.0.1:5000") -> str:
+                     registry: str = "127.0.0.1:5000", one_host: bool = False) -> str:
     """A guest's provisioning, rendered from provision/ with production's registry files.
 
     one_version: OpenNebula from its package repository (refused here, before anything is
     installed, when it publishes no packages for that release and distribution).
     role: "frontend" (registry, OpenNebula) or "node" (a host: Docker, `onedock install host`).
+    one_host: a node of a sandbox with OpenNebula (its host-side scripts need Ruby and sudo).
     """
     import provision as templates
     from sandbox import one_release
@@ -300,7 +302,8 @@ def provision_script(*, archives: bool, src: str, wheels: str, hostname: str,
         one_frontend_packages=" ".join(one_release.FRONTEND_PACKAGES),
         one_location=one_location, one_bin=f"{one_location or '/usr'}/bin",
         one_runtime_packages=" ".join(one_release.SOURCE_RUNTIME_PACKAGES),
-        role=role, registry=registry,
+        role=role, registry=registry, one_host=one_host,
+        one_host_packages=" ".join(one_release.HOST_PACKAGES),
         registry_config=templates.render("registry.yml.j2", storage=storage,
                                          listen="127.0.0.1:5000", tls_cert="", tls_key="",
                                          htpasswd=""),

@@ -41,3 +41,5 @@ SOURCE_RUNTIME_PACKAGES = (
     "libxmlrpc-c++8v5", "libsqlite3-0", "libxml2", "libssl3", "libcurl4", "openssh-client",
     "openssh-server", "rsync", "sudo", "sqlite3", "bridge-utils", "iproute2", "curl",
 )
+# what a host needs for OpenNebula's host-side scripts (monitord's client, network drivers)
+HOST_PACKAGES = ("ruby", "ruby-sqlite3", "rsync", "sudo", "iproute2", "openssh-server")

@@ -114,7 +114,8 @@ def test_readme_first_command_on_a_fresh_debian(fresh):
     took = time.monotonic() - started
     assert setup.returncode == 0, (setup.stdout[-3000:], setup.stderr[-3000:])
     print(f".ci/setup on a fresh Debian: {took:.0f} s")
-    for command in ("dockerd", "docker-registry", "lxd", "dnsmasq", "debootstrap", "vagrant"):
+    for command in ("dockerd", "docker-registry", "lxd", "dnsmasq", "debootstrap", "vagrant",
+                    "shellcheck"):
         assert _in("sh", "-c", f"command -v {command}").returncode == 0, command
     init = _in(".venv/bin/python", "-c", "from sandbox.lxd import _client, ensure_initialised;"
                "c = _client(); ensure_initialised(c); print(len(c.storage_pools.all()))")

@@ -81,7 +81,8 @@ def test_every_template_renders():
                   version="7.4.0", sunstone="http://fe:2616", password_file="/root/pw",
                   image_ds=100, template="onedock-web", image_id=0, network_id=0,
                   one_location="", one_bin="/usr/bin", one_runtime_packages="ruby",
-                  one_version="", one_key_url="", one_keyring="", one_frontend_packages="")
+                  one_version="", one_key_url="", one_keyring="", one_frontend_packages="",
+                  one_host=False, one_host_packages="ruby")
     rendered = {name: provision.render(name, **values) for name in provision.names()}
     assert len(rendered) >= 13
     for name, text in rendered.items():

@@ -6,6 +6,7 @@ OpenNebula are at hand."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,6 +20,31 @@ from sandbox.one_setup import MARKETS_OFFLINE, keep_empty_bridge, sandbox_oned_c
 
 CONFIGS = Path(__file__).resolve().parents[3] / "shared" / "one-configs"
 RELEASES = sorted(p.name for p in CONFIGS.glob("release-*")) if CONFIGS.exists() else []
+
+
+VARIANTS = {
+    "no OpenNebula": dict(one_packages=False),
+    "apt, 7.4 on Debian 12": dict(one_packages=False, one_version="7.4"),
+    "apt, 6.10 on Ubuntu 24.04": dict(one_packages=False, one_version="6.10",
+                                      distro="ubuntu2404"),
+    "shipped .debs": dict(one_packages=True),
+    "self-contained install": dict(one_packages=False, one_location="/opt/one/7.4"),
+    "node": dict(one_packages=False, role="node", registry="10.214.0.200:5000"),
+    "node of an OpenNebula sandbox": dict(one_packages=False, role="node", one_host=True,
+                                          registry="10.214.0.200:5000"),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_provisioning_variant_is_shellcheck_clean(variant):
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("needs shellcheck (apt-get install shellcheck; .ci/packages installs it)")
+    script = provision_script(archives=True, src="/s", wheels="/w", hostname="fe",
+                              **VARIANTS[variant])
+    proc = subprocess.run([shellcheck, "--shell=bash", "-"],
+                          input=script, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout[-3000:]
 
 
 def _bash_ok(script: str) -> bool:
@@ -42,6 +68,18 @@ def test_a_node_is_a_host_only():
     assert "ip link set eth1 master onebr0" in script
     assert "registry.yml" not in script and "10.215.0.1/24" not in script  # the front-end's
     assert "opennebula.list" not in script and "one-location.tar" not in script
+    assert "load_opennebula_paths" not in script and "sudoers" not in script
+    assert _bash_ok(script)
+
+
+def test_a_node_of_an_opennebula_sandbox_gets_the_host_side_it_needs():
+    script = provision_script(archives=True, src="/s", wheels="/w", hostname="fe-node1",
+                              one_packages=False, role="node", registry="10.214.0.200:5000",
+                              one_host=True)
+    assert re.search(r"--no-install-recommends \\\n  ruby ruby-sqlite3 rsync sudo", script)
+    assert '"$site/load_opennebula_paths.rb"' in script  # 7.x host scripts require it
+    assert "visudo -cq -f /etc/sudoers.d/opennebula-network" in script
+    assert "oneadmin ALL=(root) NOPASSWD: /usr/sbin/ip link *" in script
     assert _bash_ok(script)
 
 
