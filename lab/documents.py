@@ -57,7 +57,7 @@ def guard_range(net: ipaddress.IPv4Network) -> None:
 
 
 def ds_xml(image_id: int = 7, path: str = "", source: str = "", size: int = 0,
-           type_: int = 0, fs: str = "", storage: str = "") -> str:
+           type_: int = 0, fs: str = "", storage: str = "", auth_file: str = "") -> str:
     """The protocol example's DS_DRIVER_ACTION_DATA with onedock's datastore and our image."""
     xml = (PROTOCOL / "ds_cp.xml").read_text()
     xml = xml.replace("<IMAGE><ID>7</ID>", f"<IMAGE><ID>{image_id}</ID>")
@@ -69,6 +69,9 @@ def ds_xml(image_id: int = 7, path: str = "", source: str = "", size: int = 0,
     xml = xml.replace("<FS></FS>", f"<FS>{_esc(fs)}</FS>")
     xml = xml.replace("<DS_MAD>fs</DS_MAD><TM_MAD>ssh</TM_MAD>",
                       "<DS_MAD>onedock</DS_MAD><TM_MAD>onedock</TM_MAD>")
+    if auth_file:
+        xml = xml.replace("<TYPE>IMAGE_DS</TYPE></TEMPLATE>", "<TYPE>IMAGE_DS</TYPE>"
+                          f"<REGISTRY_AUTH_FILE>{_esc(auth_file)}</REGISTRY_AUTH_FILE></TEMPLATE>")
     return xml
 
 

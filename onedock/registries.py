@@ -19,8 +19,10 @@ def private(cfg: Config) -> Registry:
     )
 
 
-def source(cfg: Config, ref: Reference) -> Registry:
+def source(cfg: Config, ref: Reference, auth_file: str = "") -> Registry:
     """A source registry; plain HTTP only for loopback and `insecure_sources`, as Docker does.
+    Its login, if any, comes from the datastore's REGISTRY_AUTH_FILE, then oneadmin's own
+    (registry.credentials).
 
     The private registry itself is refused: its repositories are other images' disks, and
     reading them with onedock's credentials would bypass OpenNebula's permissions.
@@ -31,7 +33,27 @@ def source(cfg: Config, ref: Reference) -> Registry:
             hint="clone the OpenNebula image instead (oneimage clone)",
         )
     insecure = ref.registry in cfg.insecure_sources or _loopback(ref.registry)
-    return Registry(ref.registry, secure=not insecure, timeout=cfg.timeout, api_host=ref.api_host)
+    login = _login(ref, auth_file)
+    return Registry(ref.registry, secure=not insecure, timeout=cfg.timeout, api_host=ref.api_host,
+                    username=login.username if login else "",
+                    password=login.secret if login else "",
+                    login_hint=f"`docker login {ref.registry}` as oneadmin on the front-end, or "
+                               "a file in the datastore's REGISTRY_AUTH_FILE")
+
+
+def _login(ref: Reference, auth_file: str):
+    from pathlib import Path
+
+    from onedock.registry import credentials
+
+    files = credentials.default_files()
+    if auth_file:
+        if not auth_file.startswith("/") or not Path(auth_file).is_file():
+            raise OneDockError(f"REGISTRY_AUTH_FILE {auth_file[:200]} of the datastore is not "
+                               "an existing file on the front-end",
+                               hint="give an absolute path readable by oneadmin, or remove it")
+        files.insert(0, Path(auth_file))
+    return credentials.find(ref.registry, ref.repository, files)
 
 
 def _loopback(registry: str) -> bool:

@@ -245,7 +245,7 @@ def test_ci_packages_install_by_name_on_a_bare_debian(base_image):
         print(f".ci/packages in a bare container: {time.monotonic() - started:.1f} s")
         for command in ("dockerd", "docker", "docker-registry", "lxd", "lxc", "dnsmasq",
                         "debootstrap", "ip", "openssl", "git", "vagrant", "dpkg-deb", "ssh",
-                        "/usr/sbin/sshd", "sudo", "shellcheck"):
+                        "/usr/sbin/sshd", "sudo", "shellcheck", "htpasswd"):
             assert _in(name, "sh", "-c", f"command -v {command}").returncode == 0, command
         assert _ok(_in(name, "busybox", "--list")).stdout.split().count("httpd") == 1
         _ok(_in(name, "python3", "-c", "import ensurepip, venv"))

@@ -24,6 +24,7 @@ from onedock.registry.reference import parse as parse_reference
 FORMAT = backup_ds.FORMAT
 TAG = "latest"
 SCHEME = "docker://"
+AUTH_FILE = "REGISTRY_AUTH_FILE"  # the datastore's own logins for source registries
 
 
 def _image(action: DsAction) -> ImageData:
@@ -79,7 +80,7 @@ def _open_path(path: str, action: DsAction, cfg: Config):
     given = docker_reference(path)
     if given is not None:
         ref = parse_reference(given)
-        src = registries.source(cfg, ref)
+        src = registries.source(cfg, ref, action.datastore.template.get(AUTH_FILE, ""))
         image = images.resolve(src, ref.repository, ref.ref, cfg.platform)
         return image, {"src": src, "src_repo": ref.repository}, None
     if path.startswith("/"):

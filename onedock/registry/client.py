@@ -57,8 +57,10 @@ class Registry:
         password: str = "",
         timeout: float = 60.0,
         api_host: str | None = None,
+        login_hint: str = "",
     ):
         self.host = host
+        self.login_hint = login_hint
         self.api_host = api_host or host
         self.secure = secure
         self.ca = ca
@@ -108,15 +110,20 @@ class Registry:
                 resp.body = resp.read()
             return resp
         payload = resp.read()
+        if resp.status == 429:
+            from onedock.registry.auth import PRIVATE_LOGIN, rate_limited
+
+            raise rate_limited(self.host, resp.getheader("Retry-After", ""),
+                               self._basic is not None, self.login_hint or PRIVATE_LOGIN)
         said = "not found" if resp.status == 404 else f"answered {resp.status}"
         raise for_status(resp.status,
                          f"registry {self.host}: {method} {path}: {said} ({_errors(payload)})")
 
     def _authenticate(self, challenge: str, scope: str) -> None:
-        from onedock.registry.auth import answer
+        from onedock.registry.auth import PRIVATE_LOGIN, answer
 
         self._tokens[scope] = answer(challenge, scope, self.host, self._basic, self.ca,
-                                     self.timeout)
+                                     self.timeout, self.login_hint or PRIVATE_LOGIN)
 
     # -- manifests ------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from onedock.errors import OneDockError
+from onedock.errors import Denied, OneDockError, RateLimited
 from onedock.registry.auth import answer
 
 
@@ -22,8 +22,11 @@ def realm():
         def do_GET(self):  # noqa: N802 - http.server's name
             query = parse_qs(urlsplit(self.path).query)
             seen.append((query, self.headers.get("Authorization")))
-            if "refuse" in query.get("service", [""])[0]:
-                self.send_response(401)
+            service = query.get("service", [""])[0]
+            if service in ("refuse", "busy"):
+                self.send_response(401 if service == "refuse" else 429)
+                if service == "busy":
+                    self.send_header("Retry-After", "60")
                 self.end_headers()
                 return
             body = json.dumps({"token": f"t-{query['scope'][0]}"}).encode()
@@ -58,7 +61,7 @@ def test_scope_falls_back_to_the_requests_own(realm):
 
 @pytest.mark.parametrize("challenge, basic, message", [
     ('Basic realm="r"', "", "wants a user name and password"),
-    ('Basic realm="r"', "Basic dTpw", "refused the configured credentials"),
+    ('Basic realm="r"', "Basic dTpw", "refused the login"),
     ('Negotiate x', "", "unsupported auth challenge 'Negotiate'"),
     ('Bearer realm="file:///etc/passwd"', "", "bad token realm"),
 ])
@@ -67,7 +70,22 @@ def test_refusals_are_one_clear_line(challenge, basic, message):
         answer(challenge, "repository:a:pull", "r:5000", basic, None, 5)
 
 
-def test_token_service_refusal_is_named(realm):
+@pytest.mark.parametrize("basic, message", [
+    ("", r"registry r does not allow anonymous pulls \(log in here\)"),
+    ("Basic dTpw", r"registry r refused the login \(log in here\)"),
+])
+def test_token_service_refusal_says_where_the_login_comes_from(realm, basic, message):
     url, _ = realm
-    with pytest.raises(OneDockError, match="answered 401"):
-        answer(f'Bearer realm="{url}",service="refuse"', "s", "r", "", None, 5)
+    with pytest.raises(Denied, match=message):
+        answer(f'Bearer realm="{url}",service="refuse"', "s", "r", basic, None, 5, "log in here")
+
+
+@pytest.mark.parametrize("basic, message", [
+    ("", r"limits anonymous pulls: too many requests \(log in to it \(log in here\); or "
+         r"retry in 60 s\)$"),
+    ("Basic dTpw", r"limits this account's pulls: too many requests \(retry in 60 s\)$"),
+])
+def test_a_rate_limit_is_one_line_that_says_to_log_in_and_when(realm, basic, message):
+    url, _ = realm
+    with pytest.raises(RateLimited, match=message):
+        answer(f'Bearer realm="{url}",service="busy"', "s", "r", basic, None, 5, "log in here")
