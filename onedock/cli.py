@@ -201,6 +201,19 @@ def _remotes(opts) -> int:
     return guarded("onedock remotes", work)
 
 
+def _image_update(opts) -> int:
+    def work() -> str:
+        from onedock import config
+        from onedock.one import one_remotes
+        from onedock.one.api import Oned
+        from onedock.registry import follow
+
+        cfg, oned = config.load(opts.remotes or one_remotes()), Oned.from_env()
+        return "\n".join(follow.update(cfg, oned, i, opts.dry_run) for i in opts.ids)
+
+    return guarded("onedock image update", work)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     from pathlib import Path
@@ -218,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     act.add_argument("action")
     act.add_argument("args", nargs=argparse.REMAINDER)
     act.add_argument("--remotes", type=Path, help="remotes dir holding etc/onedock/onedock.conf")
+    img = sub.add_parser("image", help="(front-end) onedock images in OpenNebula")
+    img.add_argument("verb", choices=["update"], help="update: follow the tag an image was "
+                     "registered from (new VMs get the new digest; made VMs keep theirs)")
+    img.add_argument("ids", nargs="+", type=int, metavar="IMAGE_ID")
+    img.add_argument("--dry-run", action="store_true", help="say what would change only")
+    img.add_argument("--remotes", type=Path, help="remotes dir holding etc/onedock/onedock.conf "
+                     "(default: $ONE_LOCATION/var/remotes or /var/lib/one/remotes)")
     sub.add_parser("version", help="print the version")
     for verb in ("install", "uninstall"):
         inst = sub.add_parser(verb, help=f"{verb} onedock on a front-end or a host")
@@ -249,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if opts.command == "remotes":
         return _remotes(opts)
+    if opts.command == "image":
+        return _image_update(opts)
     return run_action(opts.family, opts.action, opts.args, opts.remotes)
 
 

@@ -33,7 +33,7 @@ class Oned:
                 session = handle.read().strip()
         except OSError as exc:
             raise OneDockError(f"cannot read oned's credentials {path}: {exc.strerror}",
-                               hint="restore runs as oneadmin on the front-end (ONE_AUTH)") \
+                               hint="run it as oneadmin on the front-end (ONE_AUTH)") \
                 from exc
         if ":" not in session:
             raise OneDockError(f"{path} is not <user>:<password>")
